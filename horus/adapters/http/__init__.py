@@ -1,0 +1,1 @@
+"""The Litestar HTTP adapter: translates between HTTP and the domain, nothing more."""

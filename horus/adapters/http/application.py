@@ -1,0 +1,40 @@
+"""Builds the ASGI application: the Litestar routes, wrapped in the per-request context middleware.
+
+The middleware wraps the whole Litestar app rather than sitting in its middleware list,
+because Litestar's own middleware does not run for 404 and 405 answers, and every
+response must carry x-horus-request-id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+
+from litestar import Litestar
+
+from horus.adapters.http.error_handlers import LEGACY_EXCEPTION_HANDLERS
+from horus.adapters.http.jwks import publish_jwks
+from horus.adapters.http.legacy_token import issue_legacy_token
+from horus.adapters.http.request_context import RequestContextMiddleware
+
+Lifespan = Callable[[Litestar], AbstractAsyncContextManager[None]]
+
+
+class HorusAsgiApp(RequestContextMiddleware):
+    """The ASGI callable to serve; `.litestar` is the routed application inside."""
+
+    def __init__(self, litestar: Litestar) -> None:
+        super().__init__(litestar)
+        self.litestar = litestar
+
+
+def build_http_app(lifespan: Sequence[Lifespan]) -> HorusAsgiApp:
+    litestar = Litestar(
+        route_handlers=[issue_legacy_token, publish_jwks],
+        exception_handlers=LEGACY_EXCEPTION_HANDLERS,
+        lifespan=list(lifespan),
+        openapi_config=None,
+        logging_config=None,
+        debug=False,
+    )
+    return HorusAsgiApp(litestar)

@@ -1,0 +1,94 @@
+"""Per-request context as raw ASGI middleware: the x-horus-request-id header and the access log line.
+
+Raw ASGI rather than a Litestar middleware class because it runs on every request,
+404s and framework errors included, and must stay cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any
+
+from horus.adapters.observability.logs import request_id_var
+
+REQUEST_ID_HEADER = b"x-horus-request-id"
+_VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
+ACCESS_LOG = logging.getLogger("horus.access")
+# Plain ASGI types: Litestar's TypedDicts add nothing to a middleware that only reads a few keys.
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[..., Awaitable[None]]
+CONTEXT_KEY = "horus"
+
+
+def new_request_id() -> str:
+    return secrets.token_hex(12)
+
+
+def incoming_request_id(headers: Iterable[tuple[bytes, bytes]]) -> str:
+    for name, value in headers:
+        if name == REQUEST_ID_HEADER:
+            return value.decode("ascii") if _VALID_REQUEST_ID.fullmatch(value) else new_request_id()
+    return new_request_id()
+
+
+def annotate(scope: Any, **facts: Any) -> None:
+    """Lets a handler add facts (client_id, code) to this request's access log line."""
+    context = scope.get(CONTEXT_KEY)
+    if context is not None:
+        context.update(facts)
+
+
+def request_facts(scope: Scope) -> dict[str, Any]:
+    facts: dict[str, Any] = scope.get(CONTEXT_KEY) or {}
+    return facts
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = incoming_request_id(scope["headers"])
+        facts: dict[str, Any] = {"request_id": request_id}
+        scope[CONTEXT_KEY] = facts
+        token = request_id_var.set(request_id)
+        header_value = request_id.encode("ascii")
+        status = 500
+
+        async def send_with_request_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [(n, v) for n, v in message.get("headers", ()) if n.lower() != REQUEST_ID_HEADER]
+                headers.append((REQUEST_ID_HEADER, header_value))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_request_id)
+        finally:
+            if ACCESS_LOG.isEnabledFor(logging.INFO):
+                ACCESS_LOG.info(
+                    "request",
+                    extra={
+                        "request_id": request_id,
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "code": facts.get("code"),
+                        "client_id": facts.get("client_id"),
+                        "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+                    },
+                )
+            request_id_var.reset(token)

@@ -1,0 +1,1 @@
+"""JWT signing adapters (PyJWT): key material, the token signer, the verifier and the JWKS."""

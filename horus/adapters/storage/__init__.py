@@ -1,0 +1,1 @@
+"""Storage adapters: each implements ClientRepository and SigningKeyRepository."""

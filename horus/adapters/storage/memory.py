@@ -1,0 +1,56 @@
+"""In-memory storage: a real adapter for tests and throwaway runs; nothing survives the process."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from horus.domain.client import Client
+from horus.domain.errors import ClientAlreadyExists, ClientNotFound
+from horus.domain.signing_key import StoredSigningKey
+from horus.ports.clients import ClientRepository
+from horus.ports.signing_keys import SigningKeyRepository
+
+
+class MemoryStorage(ClientRepository, SigningKeyRepository):
+    """Holds frozen records, so a caller that changes a client without update() changes nothing."""
+
+    def __init__(self) -> None:
+        self._clients: dict[str, Client] = {}
+        self._keys: dict[str, StoredSigningKey] = {}
+
+    async def open(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def ping(self) -> None:
+        return None
+
+    async def get(self, client_id: str) -> Client | None:
+        return self._clients.get(client_id)
+
+    async def add(self, client: Client) -> None:
+        if client.client_id in self._clients:
+            raise ClientAlreadyExists(client.client_id)
+        self._clients[client.client_id] = client
+
+    async def update(self, client: Client) -> None:
+        if client.client_id not in self._clients:
+            raise ClientNotFound(client.client_id)
+        self._clients[client.client_id] = client
+
+    async def remove(self, client_id: str) -> None:
+        if self._clients.pop(client_id, None) is None:
+            raise ClientNotFound(client_id)
+
+    async def list_all(self) -> Sequence[Client]:
+        return sorted(self._clients.values(), key=lambda client: client.client_id)
+
+    async def list_keys(self) -> Sequence[StoredSigningKey]:
+        return sorted(self._keys.values(), key=lambda key: (key.created_at, key.kid))
+
+    async def add_key(self, key: StoredSigningKey) -> None:
+        if key.kid in self._keys:
+            raise ValueError(f"signing key {key.kid} already stored")
+        self._keys[key.kid] = key

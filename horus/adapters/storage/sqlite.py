@@ -1,0 +1,145 @@
+"""SQLite storage through aiosqlite: the default. WAL mode, a busy timeout, migrations applied at open."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from horus.adapters.storage.migrations import load_migrations
+from horus.adapters.storage.records import (
+    CLIENT_COLUMNS,
+    KEY_COLUMNS,
+    client_from_row,
+    client_to_row,
+    key_from_row,
+    key_to_row,
+)
+from horus.domain.client import Client
+from horus.domain.errors import ClientAlreadyExists, ClientNotFound, StorageUnavailable
+from horus.domain.signing_key import StoredSigningKey
+from horus.ports.clients import ClientRepository
+from horus.ports.signing_keys import SigningKeyRepository
+
+BUSY_TIMEOUT_MS = 5000
+
+
+class SQLiteStorage(ClientRepository, SigningKeyRepository):
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._connection: aiosqlite.Connection | None = None
+
+    async def open(self) -> None:
+        if not self._path.parent.is_dir():
+            raise StorageUnavailable(f"the directory of the SQLite file does not exist: {self._path.parent}")
+        try:
+            self._connection = await aiosqlite.connect(self._path, isolation_level=None)
+            await self._connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await self._connection.execute("PRAGMA journal_mode = WAL")
+            await self._connection.execute("PRAGMA synchronous = NORMAL")
+            await self._migrate()
+        except sqlite3.Error as error:
+            await self.close()
+            raise StorageUnavailable(f"cannot open the SQLite database {self._path}: {error}") from error
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            await connection.close()
+
+    async def ping(self) -> None:
+        await self._fetch_one("SELECT 1", ())
+
+    async def _migrate(self) -> None:
+        async with self._transaction() as db:
+            await db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
+            async with db.execute("SELECT version FROM schema_migrations") as cursor:
+                applied = {row[0] for row in await cursor.fetchall()}
+            for migration in load_migrations():
+                if migration.version in applied:
+                    continue
+                for statement in migration.statements:
+                    await db.execute(statement)
+                await db.execute("INSERT INTO schema_migrations (version) VALUES (?)", (migration.version,))
+
+    @property
+    def _db(self) -> aiosqlite.Connection:
+        if self._connection is None:
+            raise StorageUnavailable("the SQLite storage is not open")
+        return self._connection
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE takes the write lock up front, so concurrent writers queue on the busy timeout."""
+        db = self._db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        await db.execute("COMMIT")
+
+    async def _fetch_one(self, sql: str, parameters: tuple[Any, ...]) -> Any:
+        try:
+            async with self._db.execute(sql, parameters) as cursor:
+                return await cursor.fetchone()
+        except sqlite3.Error as error:
+            raise StorageUnavailable() from error
+
+    async def _fetch_all(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[Any]:
+        try:
+            async with self._db.execute(sql, parameters) as cursor:
+                return list(await cursor.fetchall())
+        except sqlite3.Error as error:
+            raise StorageUnavailable() from error
+
+    async def _write(self, sql: str, parameters: tuple[Any, ...]) -> int:
+        try:
+            async with self._db.execute(sql, parameters) as cursor:
+                return cursor.rowcount
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as error:
+            raise StorageUnavailable() from error
+
+    async def get(self, client_id: str) -> Client | None:
+        row = await self._fetch_one(f"SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = ?", (client_id,))
+        return client_from_row(row) if row else None
+
+    async def add(self, client: Client) -> None:
+        try:
+            await self._write(
+                f"INSERT INTO clients ({CLIENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", client_to_row(client)
+            )
+        except sqlite3.IntegrityError as error:
+            raise ClientAlreadyExists(client.client_id) from error
+
+    async def update(self, client: Client) -> None:
+        client_id, *values = client_to_row(client)
+        changed = await self._write(
+            "UPDATE clients SET name = ?, scopes = ?, enabled = ?, secret_hash = ?, created_at = ?,"
+            " updated_at = ? WHERE client_id = ?",
+            (*values, client_id),
+        )
+        if changed == 0:
+            raise ClientNotFound(client.client_id)
+
+    async def remove(self, client_id: str) -> None:
+        if await self._write("DELETE FROM clients WHERE client_id = ?", (client_id,)) == 0:
+            raise ClientNotFound(client_id)
+
+    async def list_all(self) -> Sequence[Client]:
+        rows = await self._fetch_all(f"SELECT {CLIENT_COLUMNS} FROM clients ORDER BY client_id")
+        return [client_from_row(row) for row in rows]
+
+    async def list_keys(self) -> Sequence[StoredSigningKey]:
+        rows = await self._fetch_all(f"SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY created_at, kid")
+        return [key_from_row(row) for row in rows]
+
+    async def add_key(self, key: StoredSigningKey) -> None:
+        await self._write(f"INSERT INTO signing_keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", key_to_row(key))

@@ -1,0 +1,147 @@
+"""The composition root: a dependency-injector container that picks adapters from Settings, and the app factory.
+
+Only this module imports dependency_injector. Handlers and the CLI get plain objects.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+import argon2
+from dependency_injector import containers, providers
+from litestar import Litestar
+
+from horus.adapters.http.application import HorusAsgiApp, build_http_app
+from horus.adapters.http.services import SERVICES_STATE_KEY, HttpServices
+from horus.adapters.security.secret_hasher import SchemeSecretHasher
+from horus.adapters.security.server_key import (
+    ServerKey,
+    ephemeral_server_key,
+    load_or_create_key_file,
+    server_key_from_text,
+)
+from horus.adapters.signing.jwt_verifier import JwtVerifier
+from horus.adapters.signing.key_material import KeyEncryption
+from horus.adapters.signing.key_ring import KeyRing, hs256_key_ring, key_file_ring, stored_key_ring
+from horus.adapters.storage.memory import MemoryStorage
+from horus.adapters.storage.sqlite import SQLiteStorage
+from horus.adapters.system import SystemClock, SystemRandomness
+from horus.domain.administration import ClientAdministration
+from horus.domain.authentication import ClientAuthenticator
+from horus.domain.grant import ClientCredentialsGrant
+from horus.domain.token import TokenPolicy
+from horus.ports.clock import Clock
+from horus.settings import Settings, settings_from_env
+
+SECRET_HASH_PURPOSE = "horus/client-secret-hash/v1"
+KEY_ENCRYPTION_PURPOSE = "horus/signing-key-encryption/v1"
+
+Storage = MemoryStorage | SQLiteStorage
+T = TypeVar("T")
+
+
+async def resolved(value: T | Awaitable[T]) -> T:
+    """dependency-injector returns an awaitable when a provider depends on an async Resource."""
+    return await value if inspect.isawaitable(value) else value
+
+
+async def shutdown(container: Container) -> None:
+    await resolved(container.shutdown_resources())
+
+
+def load_server_key(settings: Settings) -> ServerKey:
+    if settings.secret_key is not None:
+        return server_key_from_text(settings.secret_key, "HORUS_SECRET_KEY")
+    path = settings.effective_secret_key_file
+    return ephemeral_server_key() if path is None else load_or_create_key_file(path)
+
+
+async def opened_storage(storage: Storage) -> AsyncIterator[Storage]:
+    await storage.open()
+    try:
+        yield storage
+    finally:
+        await storage.close()
+
+
+async def load_key_ring(settings: Settings, storage: Storage, server_key: ServerKey, clock: Clock) -> KeyRing:
+    if settings.signing_alg == "HS256":
+        assert settings.signing_secret is not None  # settings_from_env guarantees it
+        return hs256_key_ring(settings.signing_secret)
+    if settings.signing_key_file is not None:
+        return key_file_ring(settings.signing_key_file)
+    return await stored_key_ring(storage, KeyEncryption(server_key.derive(KEY_ENCRYPTION_PURPOSE)), clock)
+
+
+class Container(containers.DeclarativeContainer):
+    config = providers.Configuration(strict=True)
+    settings = providers.Dependency(instance_of=Settings)
+
+    clock = providers.Singleton(SystemClock)
+    randomness = providers.Singleton(SystemRandomness)
+    server_key = providers.Singleton(load_server_key, settings)
+
+    storage = providers.Selector(
+        config.storage.scheme,
+        memory=providers.Singleton(MemoryStorage),
+        sqlite=providers.Singleton(SQLiteStorage, config.storage.path),
+    )
+    open_storage = providers.Resource(opened_storage, storage)
+
+    password_hasher = providers.Singleton(argon2.PasswordHasher)
+    secret_hasher = providers.Singleton(
+        SchemeSecretHasher,
+        hmac_key=providers.Callable(lambda key: key.derive(SECRET_HASH_PURPOSE), server_key),
+        argon2_hasher=password_hasher,
+    )
+    key_ring = providers.Resource(load_key_ring, settings, open_storage, server_key, clock)
+
+    token_policy = providers.Singleton(TokenPolicy, config.issuer, config.audience, config.token_ttl)
+    authenticator = providers.Singleton(ClientAuthenticator, open_storage, secret_hasher)
+    grant = providers.Singleton(ClientCredentialsGrant, authenticator, key_ring, clock, randomness, token_policy)
+    verifier = providers.Singleton(JwtVerifier, key_ring, config.issuer, config.audience, clock)
+    administration = providers.Singleton(ClientAdministration, open_storage, secret_hasher, clock, randomness)
+
+
+def build_container(settings: Settings) -> Container:
+    container = Container(settings=settings)
+    container.config.from_dict(
+        {
+            "storage": {"scheme": settings.storage.scheme, "path": settings.storage.path},
+            "issuer": settings.issuer,
+            "audience": settings.audience,
+            "token_ttl": settings.token_ttl,
+        }
+    )
+    return container
+
+
+def create_app(container: Container | None = None) -> HorusAsgiApp:
+    """The ASGI app. Nothing is opened until the server's lifespan starts."""
+    if container is None:
+        container = build_container(settings_from_env(os.environ))
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        try:
+            services = HttpServices(
+                grant=await resolved(container.grant()), public_keys=await resolved(container.key_ring())
+            )
+            app.state[SERVICES_STATE_KEY] = services
+            yield
+        finally:
+            await shutdown(container)
+
+    return build_http_app([lifespan])
+
+
+async def check_startup(container: Container) -> None:
+    """Opens storage and loads the signing key once, so that `horus serve` reports problems in one line."""
+    try:
+        await resolved(container.key_ring())
+    finally:
+        await shutdown(container)

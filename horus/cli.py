@@ -1,0 +1,233 @@
+"""The `horus` command: serve the API and manage clients, through the same container as the server.
+
+Bad input ends in one line on stderr and a non-zero exit code, never a traceback. Secrets
+are printed once and only ever read from standard input, never from the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TextIO
+
+from horus.adapters.observability.logs import configure_logging, stop_logging
+from horus.adapters.security.server_key import ServerKeyError
+from horus.adapters.signing.key_material import SigningKeyError
+from horus.app import Container, build_container, check_startup, create_app, resolved, shutdown
+from horus.domain.administration import ClientAdministration, ClientWithSecret
+from horus.domain.client import Client
+from horus.domain.errors import HorusError
+from horus.domain.token_request import MAX_CLIENT_SECRET_LENGTH
+from horus.settings import ConfigurationError, settings_from_env
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+AUDIT_LOG = logging.getLogger("horus.audit")
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed as one line."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="horus", description="Horus OAuth 2.0 client-credentials token service")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the HTTP API")
+    serve.add_argument("--host", help="address to listen on (default HORUS_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default HORUS_PORT or 8080)")
+
+    clients = commands.add_parser("clients", help="manage clients").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    create = clients.add_parser("create", help="register a client and print its secret once")
+    create.add_argument("--client-id", help="the clientId (default: a generated UUID)")
+    create.add_argument("--name", default="", help="a display name")
+    create.add_argument("--scope", default="", help='allowed scopes, space-separated: "a b"')
+    create.add_argument(
+        "--secret-stdin", action="store_true", help="import a known secret from standard input (legacy clients)"
+    )
+    create.add_argument("--json", action="store_true", help="print JSON")
+    listing = clients.add_parser("list", help="list clients")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    for action, description in (
+        ("show", "show one client"),
+        ("disable", "refuse tokens to a client"),
+        ("enable", "allow tokens to a client again"),
+        ("delete", "remove a client"),
+    ):
+        sub = clients.add_parser(action, help=description)
+        sub.add_argument("client_id", metavar="ID")
+        sub.add_argument("--json", action="store_true", help="print JSON")
+    rotate = clients.add_parser("rotate-secret", help="give a client a new generated secret, printed once")
+    rotate.add_argument("client_id", metavar="ID")
+    rotate.add_argument("--json", action="store_true", help="print JSON")
+    scopes = clients.add_parser("set-scope", help="replace a client's allowed scopes")
+    scopes.add_argument("client_id", metavar="ID")
+    scopes.add_argument("--scope", required=True, help='allowed scopes, space-separated: "a b" ("" for none)')
+    scopes.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def client_json(client: Client) -> dict[str, Any]:
+    return {
+        "clientId": client.client_id,
+        "name": client.name,
+        "scopes": list(client.scopes),
+        "enabled": client.enabled,
+        "createdAt": client.created_at.isoformat(),
+        "updatedAt": client.updated_at.isoformat(),
+    }
+
+
+def _print_client(client: Client, as_json: bool, out: TextIO) -> None:
+    if as_json:
+        print(json.dumps(client_json(client)), file=out)
+        return
+    for label, value in (
+        ("clientId", client.client_id),
+        ("name", client.name),
+        ("scopes", " ".join(client.scopes)),
+        ("enabled", "yes" if client.enabled else "no"),
+        ("created", client.created_at.isoformat(timespec="seconds")),
+        ("updated", client.updated_at.isoformat(timespec="seconds")),
+    ):
+        print(f"{label:<9} {value}", file=out)
+
+
+def _print_secret(result: ClientWithSecret, as_json: bool, out: TextIO) -> None:
+    if as_json:
+        print(json.dumps({"clientId": result.client.client_id, "clientSecret": result.secret}), file=out)
+        return
+    print(f"clientId      {result.client.client_id}", file=out)
+    if result.secret is not None:
+        print(f"clientSecret  {result.secret}", file=out)
+        print("Store the secret now: Horus keeps only its hash and cannot show it again.", file=sys.stderr)
+
+
+def read_secret_from_stdin(stdin: TextIO) -> str:
+    if stdin.isatty():
+        secret = getpass.getpass("client secret: ")
+    else:
+        secret = stdin.read(MAX_CLIENT_SECRET_LENGTH + 3)
+        if secret.endswith("\r\n"):
+            secret = secret[:-2]
+        elif secret.endswith("\n"):
+            secret = secret[:-1]
+    if not secret:
+        raise CliError("no secret on standard input")
+    return secret
+
+
+def _audit(action: str, client_id: str, **details: Any) -> None:
+    actor = os.environ.get("SUDO_USER") or os.environ.get("USER") or str(os.getuid())
+    AUDIT_LOG.info("client %s", action, extra={"action": action, "client_id": client_id, "actor": actor, **details})
+
+
+async def _run_clients(args: argparse.Namespace, admin: ClientAdministration, out: TextIO, stdin: TextIO) -> None:
+    action = args.action
+    if action == "create":
+        imported = read_secret_from_stdin(stdin) if args.secret_stdin else None
+        result = await admin.create(args.client_id, args.name, args.scope, imported)
+        _audit("created", result.client.client_id, scopes=list(result.client.scopes), imported=imported is not None)
+        _print_secret(result, args.json, out)
+    elif action == "list":
+        clients = await admin.list_all()
+        if args.json:
+            print(json.dumps([client_json(client) for client in clients]), file=out)
+        else:
+            for client in clients:
+                state = "enabled " if client.enabled else "disabled"
+                print(f"{client.client_id}  {state}  {client.name}  [{' '.join(client.scopes)}]", file=out)
+    elif action == "show":
+        _print_client(await admin.get(args.client_id), args.json, out)
+    elif action in ("enable", "disable"):
+        client = await admin.set_enabled(args.client_id, action == "enable")
+        _audit(f"{action}d", client.client_id)
+        _print_client(client, args.json, out)
+    elif action == "set-scope":
+        client = await admin.set_scopes(args.client_id, args.scope)
+        _audit("scopes changed", client.client_id, scopes=list(client.scopes))
+        _print_client(client, args.json, out)
+    elif action == "rotate-secret":
+        result = await admin.rotate_secret(args.client_id)
+        _audit("secret rotated", result.client.client_id)
+        _print_secret(result, args.json, out)
+    elif action == "delete":
+        await admin.delete(args.client_id)
+        _audit("deleted", args.client_id)
+        if args.json:
+            print(json.dumps({"clientId": args.client_id, "deleted": True}), file=out)
+        else:
+            print(f"deleted {args.client_id}", file=out)
+
+
+async def _with_container(container: Container, work: Callable[[Container], Awaitable[None]]) -> None:
+    try:
+        await work(container)
+    finally:
+        await shutdown(container)
+
+
+def _serve(container: Container) -> None:
+    import uvicorn  # only the server needs it
+
+    settings = container.settings()
+    asyncio.run(check_startup(container))
+    uvicorn.run(
+        create_app(container),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_config=None,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, stdin: TextIO | None = None) -> int:
+    args = _parser().parse_args(argv)
+    out = out or sys.stdout
+    env = dict(os.environ)
+    if args.command == "serve":
+        if args.host:
+            env["HORUS_HOST"] = args.host
+        if args.port is not None:
+            env["HORUS_PORT"] = str(args.port)
+    try:
+        settings = settings_from_env(env)
+        configure_logging(settings.log_level)
+        container = build_container(settings)
+        if args.command == "serve":
+            _serve(container)
+        else:
+
+            async def work(container: Container) -> None:
+                admin = await resolved(container.administration())
+                await _run_clients(args, admin, out, stdin or sys.stdin)
+
+            asyncio.run(_with_container(container, work))
+    except ConfigurationError as error:
+        print(f"horus: configuration error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except (HorusError, CliError, ServerKeyError, SigningKeyError) as error:
+        print(f"horus: {getattr(error, 'message', None) or error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        stop_logging()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

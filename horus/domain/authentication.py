@@ -1,0 +1,31 @@
+"""Client authentication: the one place that decides whether a clientId and secret are good.
+
+Unknown client, wrong secret and disabled client all fail the same way and take the
+same time: the secret is always verified (against a dummy when the client is unknown),
+and only then are the other conditions looked at.
+"""
+
+from __future__ import annotations
+
+from horus.domain.client import Client, is_registrable_client_id
+from horus.domain.client_secret import has_generated_prefix, is_well_formed_generated_secret
+from horus.domain.errors import InvalidClient
+from horus.ports.clients import ClientRepository
+from horus.ports.hashing import SecretHasher
+
+
+class ClientAuthenticator:
+    def __init__(self, clients: ClientRepository, hasher: SecretHasher) -> None:
+        self._clients = clients
+        self._hasher = hasher
+
+    async def authenticate(self, client_id: str, secret: str) -> Client:
+        # Decided from the presented secret alone, so it reveals nothing about the client.
+        if has_generated_prefix(secret) and not is_well_formed_generated_secret(secret):
+            raise InvalidClient()
+        # An id outside the registrable alphabet names no client: no need to ask the storage.
+        client = await self._clients.get(client_id) if is_registrable_client_id(client_id) else None
+        verified = await self._hasher.verify(client_id, secret, client.secret_hash if client else None)
+        if not verified or client is None or not client.enabled:
+            raise InvalidClient()
+        return client

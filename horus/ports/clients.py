@@ -1,0 +1,22 @@
+"""Where clients are kept."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from horus.domain.client import Client
+
+
+class ClientRepository(Protocol):
+    """Adapters raise the domain's StorageUnavailable, ClientAlreadyExists and ClientNotFound, never driver errors."""
+
+    async def get(self, client_id: str) -> Client | None: ...
+
+    async def add(self, client: Client) -> None: ...
+
+    async def update(self, client: Client) -> None: ...
+
+    async def remove(self, client_id: str) -> None: ...
+
+    async def list_all(self) -> Sequence[Client]: ...

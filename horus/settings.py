@@ -1,0 +1,132 @@
+"""Configuration: HORUS_* environment variables, parsed once into a typed, validated Settings object."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+SIGNING_ALGORITHMS = ("ES256", "HS256")
+MAX_TOKEN_TTL = 86400
+
+
+class ConfigurationError(Exception):
+    """An invalid setting; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class StorageLocation:
+    scheme: str
+    """'memory' or 'sqlite' (more schemes arrive with more adapters)."""
+    path: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    storage: StorageLocation = StorageLocation("sqlite", Path("horus.db"))
+    issuer: str = "http://127.0.0.1:8080"
+    audience: str = "http://127.0.0.1:8080"
+    token_ttl: int = 3600
+    signing_alg: str = "ES256"
+    signing_key_file: Path | None = None
+    signing_secret: str | None = None
+    secret_key: str | None = None
+    secret_key_file: Path | None = None
+    log_level: str = "INFO"
+
+    def __repr__(self) -> str:
+        hidden = {"signing_secret", "secret_key"}
+        fields = ", ".join(
+            f"{name}={'<redacted>' if name in hidden and getattr(self, name) else getattr(self, name)!r}"
+            for name in self.__slots__
+        )
+        return f"Settings({fields})"
+
+    @property
+    def effective_secret_key_file(self) -> Path | None:
+        """Where the server key file lives: configured, or beside the SQLite file; None for memory://."""
+        if self.secret_key_file is not None:
+            return self.secret_key_file
+        if self.storage.path is not None:
+            return self.storage.path.with_name(self.storage.path.stem + ".key")
+        return None
+
+
+def parse_storage(url: str) -> StorageLocation:
+    """SQLAlchemy's URL forms: sqlite:///relative.db, sqlite:////absolute.db, memory://."""
+    if url == "memory://":
+        return StorageLocation("memory")
+    scheme = url.partition("://")[0]
+    if scheme == "sqlite":
+        if not url.startswith("sqlite:///") or len(url) == len("sqlite:///"):
+            raise ConfigurationError("HORUS_STORAGE: write sqlite:///relative/path.db or sqlite:////absolute/path.db")
+        return StorageLocation("sqlite", Path(url[len("sqlite:///") :]))
+    raise ConfigurationError(f"HORUS_STORAGE: unknown storage {scheme or url!r}; use sqlite:///path.db or memory://")
+
+
+def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigurationError(f"{name}: {raw!r} is not an integer") from None
+    if not low <= value <= high:
+        raise ConfigurationError(f"{name}: {value} is outside {low}..{high}")
+    return value
+
+
+def _url(name: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigurationError(f"{name}: {value!r} is not an http(s) URL")
+    return value
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    raw = env.get(name)
+    return Path(raw) if raw else None
+
+
+def settings_from_env(env: Mapping[str, str]) -> Settings:
+    host = env.get("HORUS_HOST") or "127.0.0.1"
+    port = _integer(env, "HORUS_PORT", 8080, 0, 65535)
+    storage = parse_storage(env.get("HORUS_STORAGE") or "sqlite:///horus.db")
+    host_in_url = f"[{host}]" if ":" in host else host
+    issuer = _url("HORUS_ISSUER", env.get("HORUS_ISSUER") or f"http://{host_in_url}:{port}")
+    audience = env.get("HORUS_AUDIENCE") or issuer
+    token_ttl = _integer(env, "HORUS_TOKEN_TTL", 3600, 1, MAX_TOKEN_TTL)
+    signing_alg = (env.get("HORUS_SIGNING_ALG") or "ES256").upper()
+    if signing_alg not in SIGNING_ALGORITHMS:
+        raise ConfigurationError(f"HORUS_SIGNING_ALG: {signing_alg!r} is not one of {', '.join(SIGNING_ALGORITHMS)}")
+    signing_secret = env.get("HORUS_SIGNING_SECRET") or None
+    signing_key_file = _path(env, "HORUS_SIGNING_KEY_FILE")
+    if signing_alg == "HS256" and signing_secret is None:
+        raise ConfigurationError("HORUS_SIGNING_SECRET: required when HORUS_SIGNING_ALG is HS256")
+    if signing_alg == "HS256" and signing_key_file is not None:
+        raise ConfigurationError("HORUS_SIGNING_KEY_FILE: not used with HS256; unset it or use ES256")
+    if signing_alg == "ES256" and signing_secret is not None:
+        raise ConfigurationError("HORUS_SIGNING_SECRET: only used with HORUS_SIGNING_ALG=HS256")
+    log_level = (env.get("HORUS_LOG_LEVEL") or "INFO").upper()
+    if log_level not in LOG_LEVELS or not isinstance(logging.getLevelName(log_level), int):
+        raise ConfigurationError(f"HORUS_LOG_LEVEL: {log_level!r} is not one of {', '.join(LOG_LEVELS)}")
+    return Settings(
+        host=host,
+        port=port,
+        storage=storage,
+        issuer=issuer,
+        audience=audience,
+        token_ttl=token_ttl,
+        signing_alg=signing_alg,
+        signing_key_file=signing_key_file,
+        signing_secret=signing_secret,
+        secret_key=env.get("HORUS_SECRET_KEY") or None,
+        secret_key_file=_path(env, "HORUS_SECRET_KEY_FILE"),
+        log_level=log_level,
+    )
