@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 from litestar import Response, get
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 
 from horus.adapters.http.services import HttpServices, provide_services
 
@@ -12,7 +12,7 @@ JWKS_PATH = "/.well-known/jwks.json"
 
 
 @get(JWKS_PATH, dependencies={"services": Provide(provide_services, sync_to_thread=False)})
-async def publish_jwks(services: HttpServices) -> Response[bytes]:
+async def publish_jwks(services: NamedDependency[HttpServices]) -> Response[bytes]:
     return Response(
         msgspec.json.encode(services.public_keys.jwks()),
         media_type="application/json",

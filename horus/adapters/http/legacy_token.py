@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 
 from horus.adapters.http.json_body import MAX_JSON_BODY, UnsupportedMediaType, decode_json_object, media_type
 from horus.adapters.http.legacy_envelope import JSON, LegacyTokenContent, envelope_response
@@ -37,7 +37,9 @@ class LegacyTokenRequest(msgspec.Struct):
     dependencies={"services": Provide(provide_services, sync_to_thread=False)},
     request_max_body_size=MAX_JSON_BODY,
 )
-async def issue_legacy_token(request: Request[Any, Any, Any], services: HttpServices) -> Response[bytes]:
+async def issue_legacy_token(
+    request: Request[Any, Any, Any], services: NamedDependency[HttpServices]
+) -> Response[bytes]:
     content_type = request.headers.get("content-type")
     if content_type is not None and media_type(content_type) != JSON:
         raise UnsupportedMediaType(JSON)

@@ -1,0 +1,49 @@
+"""Shared fixtures: a container on memory storage with cheap argon2, and an HTTP client on the real app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from dependency_injector import providers
+from litestar.testing import AsyncTestClient
+
+from horus.app import Container, build_container, create_app, resolved
+from horus.domain.administration import ClientAdministration
+from horus.settings import Settings, settings_from_env
+from tests.fakes import cheap_argon2
+
+TEST_SECRET_KEY = "test-server-key-0123456789abcdef-0123456789"
+
+
+def test_settings(**env: str) -> Settings:
+    base = {"HORUS_STORAGE": "memory://", "HORUS_SECRET_KEY": TEST_SECRET_KEY}
+    return settings_from_env({**base, **env})
+
+
+def test_container(settings: Settings | None = None) -> Container:
+    container = build_container(settings or test_settings())
+    container.password_hasher.override(providers.Singleton(cheap_argon2))
+    return container
+
+
+@pytest.fixture
+def container() -> Container:
+    return test_container()
+
+
+@pytest.fixture
+async def client(container: Container) -> AsyncIterator[AsyncTestClient[Any]]:
+    async with AsyncTestClient(app=create_app(container)) as test_client:  # type: ignore[arg-type]
+        yield test_client
+
+
+@pytest.fixture
+def admin(container: Container, client: AsyncTestClient[Any]) -> Callable[[], Any]:
+    """The ClientAdministration of the running app's container (same storage as the server)."""
+
+    async def get() -> ClientAdministration:
+        return await resolved(container.administration())
+
+    return get
