@@ -17,20 +17,20 @@ from tests.fakes import cheap_argon2
 TEST_SECRET_KEY = "test-server-key-0123456789abcdef-0123456789"
 
 
-def test_settings(**env: str) -> Settings:
+def make_settings(**env: str) -> Settings:
     base = {"HORUS_STORAGE": "memory://", "HORUS_SECRET_KEY": TEST_SECRET_KEY}
     return settings_from_env({**base, **env})
 
 
-def test_container(settings: Settings | None = None) -> Container:
-    container = build_container(settings or test_settings())
+def make_container(settings: Settings | None = None) -> Container:
+    container = build_container(settings or make_settings())
     container.password_hasher.override(providers.Singleton(cheap_argon2))
     return container
 
 
 @pytest.fixture
 def container() -> Container:
-    return test_container()
+    return make_container()
 
 
 @pytest.fixture
