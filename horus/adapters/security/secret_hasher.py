@@ -23,6 +23,11 @@ ARGON2_SCHEME = "argon2id$"
 MAX_CONCURRENT_ARGON2 = 2
 
 
+def _utf8(secret: str) -> bytes:
+    """JSON may carry lone surrogates; they must hash (and fail), not crash the encoder."""
+    return secret.encode("utf-8", "surrogatepass")
+
+
 class SchemeSecretHasher(SecretHasher):
     def __init__(self, hmac_key: bytes, argon2_hasher: argon2.PasswordHasher | None = None) -> None:
         self._hmac_key = hmac_key
@@ -33,13 +38,13 @@ class SchemeSecretHasher(SecretHasher):
         self._argon2_slots = asyncio.Semaphore(MAX_CONCURRENT_ARGON2)
 
     def _hmac_hex(self, secret: str) -> str:
-        return hmac.new(self._hmac_key, secret.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+        return hmac.new(self._hmac_key, _utf8(secret), hashlib.sha256).hexdigest()
 
     def hash_generated(self, secret: str) -> str:
         return HMAC_SCHEME + self._hmac_hex(secret)
 
     def hash_imported(self, secret: str) -> str:
-        return ARGON2_SCHEME + self._argon2.hash(secret)
+        return ARGON2_SCHEME + self._argon2.hash(_utf8(secret))
 
     async def verify(self, client_id: str, secret: str, stored_hash: str | None) -> bool:
         if has_generated_prefix(secret):
@@ -58,6 +63,6 @@ class SchemeSecretHasher(SecretHasher):
 
     def _argon2_matches(self, phc: str, secret: str) -> bool:
         try:
-            return self._argon2.verify(phc, secret)
+            return self._argon2.verify(phc, _utf8(secret))
         except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
             return False

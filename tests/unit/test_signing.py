@@ -1,0 +1,266 @@
+"""Signing and verifying RFC 9068 tokens, keys at rest, and every hostile token we know of."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import timedelta
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from horus.adapters.signing.jwt_verifier import JwtVerifier
+from horus.adapters.signing.key_material import KeyEncryption, SigningKeyError, b64url, generate_es256_key
+from horus.adapters.signing.key_ring import KeyRing, hs256_key_ring, key_file_ring, stored_key_ring
+from horus.adapters.storage.memory import MemoryStorage
+from horus.domain.token import AccessTokenClaims
+from tests.fakes import T0, FixedClock
+
+ISSUER = "https://horus.test"
+AUDIENCE = "https://api.test"
+
+
+def claims(clock: FixedClock, **overrides: object) -> AccessTokenClaims:
+    iat = int(clock.now().timestamp())
+    values: dict[str, object] = {
+        "iss": ISSUER,
+        "sub": "svc",
+        "client_id": "svc",
+        "aud": AUDIENCE,
+        "iat": iat,
+        "exp": iat + 600,
+        "jti": "jti-1",
+        "scopes": ("read",),
+    }
+    values.update(overrides)
+    return AccessTokenClaims(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.fixture
+async def ring(clock: FixedClock) -> KeyRing:
+    return await stored_key_ring(MemoryStorage(), KeyEncryption(b"e" * 32), clock)
+
+
+@pytest.fixture
+def verifier(ring: KeyRing, clock: FixedClock) -> JwtVerifier:
+    return JwtVerifier(ring, ISSUER, AUDIENCE, clock)
+
+
+def forge(header: dict[str, object], payload: dict[str, object], signature: bytes = b"sig") -> str:
+    def part(data: dict[str, object]) -> str:
+        return b64url(json.dumps(data).encode())
+
+    return f"{part(header)}.{part(payload)}.{b64url(signature)}"
+
+
+def test_tokens_verify_with_pyjwt_and_the_published_jwk(ring: KeyRing, clock: FixedClock) -> None:
+    token = ring.sign(claims(clock))
+    header = jwt.get_unverified_header(token)
+    assert {"alg": "ES256", "typ": "at+jwt", "kid": ring.active_kid} == header
+    public = jwt.PyJWK(ring.jwks()["keys"][0])
+    decoded = jwt.decode(
+        token,
+        public,
+        algorithms=["ES256"],
+        audience=AUDIENCE,
+        issuer=ISSUER,
+        options={"verify_exp": False, "verify_iat": False},
+    )
+    iat = int(T0.timestamp())
+    expected = {
+        "iss": ISSUER,
+        "sub": "svc",
+        "client_id": "svc",
+        "aud": AUDIENCE,
+        "iat": iat,
+        "exp": iat + 600,
+        "jti": "jti-1",
+        "scope": "read",
+    }
+    assert expected == decoded
+
+
+def test_no_scope_claim_without_scopes(ring: KeyRing, clock: FixedClock) -> None:
+    token = ring.sign(claims(clock, scopes=()))
+    assert "scope" not in jwt.decode(token, options={"verify_signature": False})
+
+
+def test_the_jwks_holds_public_material_only(ring: KeyRing) -> None:
+    (key,) = ring.jwks()["keys"]
+    assert {"kty", "crv", "x", "y", "kid", "alg", "use"} == set(key)
+    assert ("EC", "P-256", "ES256", "sig") == (key["kty"], key["crv"], key["alg"], key["use"])
+
+
+async def test_the_key_is_kept_encrypted_and_survives_a_restart(clock: FixedClock) -> None:
+    storage = MemoryStorage()
+    first = await stored_key_ring(storage, KeyEncryption(b"e" * 32), clock)
+    second = await stored_key_ring(storage, KeyEncryption(b"e" * 32), clock)
+    assert first.active_kid == second.active_kid
+    (stored,) = await storage.list_keys()
+    private = generate_es256_key().private_key  # any DER of a P-256 key starts alike; ours must not be visible
+    der_prefix = private.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )[:20]
+    assert der_prefix not in stored.encrypted_private_key
+
+
+async def test_a_different_server_key_cannot_open_the_stored_key(clock: FixedClock) -> None:
+    storage = MemoryStorage()
+    await stored_key_ring(storage, KeyEncryption(b"e" * 32), clock)
+    with pytest.raises(SigningKeyError, match="server key differs"):
+        await stored_key_ring(storage, KeyEncryption(b"f" * 32), clock)
+
+
+def test_hs256_publishes_no_keys_and_verifies_with_the_shared_secret(clock: FixedClock) -> None:
+    secret = "s" * 40
+    ring = hs256_key_ring(secret)
+    token = ring.sign(claims(clock))
+    assert {"keys": []} == ring.jwks()
+    decoded = jwt.decode(
+        token, secret, algorithms=["HS256"], audience=AUDIENCE, options={"verify_exp": False, "verify_iat": False}
+    )
+    assert "svc" == decoded["sub"]
+    assert JwtVerifier(ring, ISSUER, AUDIENCE, clock).verify(token) is not None
+
+
+def test_short_hs256_secrets_are_refused() -> None:
+    with pytest.raises(SigningKeyError, match="HORUS_SIGNING_SECRET"):
+        hs256_key_ring("short")
+
+
+def test_a_pem_key_file_is_used_as_it_is(tmp_path, clock: FixedClock) -> None:  # type: ignore[no-untyped-def]
+    private = ec.generate_private_key(ec.SECP256R1())
+    path = tmp_path / "key.pem"
+    path.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    ring = key_file_ring(path)
+    token = ring.sign(claims(clock))
+    jwt.decode(
+        token,
+        private.public_key(),
+        algorithms=["ES256"],
+        audience=AUDIENCE,
+        options={"verify_exp": False, "verify_iat": False},
+    )
+
+
+def test_key_files_that_are_not_p256_are_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "rsa.pem"
+    path.write_bytes(
+        rsa.generate_private_key(65537, 2048).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    with pytest.raises(SigningKeyError, match="EC P-256"):
+        key_file_ring(path)
+    (tmp_path / "junk.pem").write_text("not a key")
+    with pytest.raises(SigningKeyError, match="PEM"):
+        key_file_ring(tmp_path / "junk.pem")
+
+
+def test_a_valid_token_verifies(ring: KeyRing, verifier: JwtVerifier, clock: FixedClock) -> None:
+    verified = verifier.verify(ring.sign(claims(clock)))
+    assert verified is not None
+    assert "svc" == verified["client_id"]
+
+
+def test_an_expired_token_is_refused(ring: KeyRing, verifier: JwtVerifier, clock: FixedClock) -> None:
+    token = ring.sign(claims(clock))
+    clock.advance(600)
+    assert verifier.verify(token) is None
+
+
+def test_a_token_from_the_future_is_refused(ring: KeyRing, verifier: JwtVerifier, clock: FixedClock) -> None:
+    future = clock.now() + timedelta(hours=1)
+    token = ring.sign(claims(FixedClock(future)))
+    assert verifier.verify(token) is None
+
+
+@pytest.mark.parametrize("overrides", [{"iss": "https://evil.test"}, {"aud": "https://other-api.test"}])
+def test_foreign_issuer_or_audience_is_refused(
+    ring: KeyRing, verifier: JwtVerifier, clock: FixedClock, overrides: dict[str, object]
+) -> None:
+    assert verifier.verify(ring.sign(claims(clock, **overrides))) is None
+
+
+def _payload(clock: FixedClock) -> dict[str, object]:
+    iat = int(clock.now().timestamp())
+    return {"iss": ISSUER, "sub": "svc", "client_id": "svc", "aud": AUDIENCE, "iat": iat, "exp": iat + 600, "jti": "j"}
+
+
+def test_alg_none_is_refused(ring: KeyRing, verifier: JwtVerifier, clock: FixedClock) -> None:
+    token = forge({"alg": "none", "typ": "at+jwt", "kid": ring.active_kid}, _payload(clock), b"")
+    assert verifier.verify(token) is None
+    assert verifier.verify(token.rsplit(".", 1)[0] + ".") is None
+
+
+def test_hs256_keyed_with_the_public_key_is_refused(ring: KeyRing, verifier: JwtVerifier, clock: FixedClock) -> None:
+    public_pem = jwt.PyJWK(ring.jwks()["keys"][0]).key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    import hashlib
+    import hmac
+
+    header = b64url(json.dumps({"alg": "HS256", "typ": "at+jwt", "kid": ring.active_kid}).encode())
+    payload = b64url(json.dumps(_payload(clock)).encode())
+    signature = hmac.new(public_pem, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    assert verifier.verify(f"{header}.{payload}.{b64url(signature)}") is None
+
+
+@pytest.mark.parametrize(
+    "header_changes",
+    [
+        {"kid": "unknown"},
+        {"kid": "../../etc/passwd"},
+        {"kid": "' OR 1=1 --"},
+        {"kid": None},
+        {"jku": "http://127.0.0.1:1/jwks.json"},
+        {"x5u": "http://127.0.0.1:1/cert.pem"},
+        {"jwk": {"kty": "EC"}},
+        {"typ": "JWT"},
+        {"typ": None},
+        {"crit": ["exp"]},
+    ],
+)
+def test_hostile_headers_are_refused(
+    ring: KeyRing, verifier: JwtVerifier, clock: FixedClock, header_changes: dict[str, object]
+) -> None:
+    good = ring.sign(claims(clock))
+    header = {"alg": "ES256", "typ": "at+jwt", "kid": ring.active_kid}
+    header.update(header_changes)  # type: ignore[arg-type]
+    header = {name: value for name, value in header.items() if value is not None}
+    _, payload, signature = good.split(".")
+    forged = b64url(json.dumps(header).encode()) + "." + payload + "." + signature
+    assert verifier.verify(forged) is None
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "",
+        "garbage",
+        "a.b.c",
+        "a.b.c.d.e",  # the compact form of a JWE
+        "x" * 1_000_000,
+        "eyJhbGciOiJFUzI1NiJ9." + "A" * 2_000_000 + ".sig",
+        base64.b64encode(b"\x00\xff" * 10).decode(),
+    ],
+)
+def test_garbage_is_refused_without_raising(verifier: JwtVerifier, token: str) -> None:
+    assert verifier.verify(token) is None
+
+
+def test_a_tampered_payload_is_refused(ring: KeyRing, verifier: JwtVerifier, clock: FixedClock) -> None:
+    header, _, signature = ring.sign(claims(clock)).split(".")
+    payload = b64url(json.dumps({**_payload(clock), "sub": "admin"}).encode())
+    assert verifier.verify(f"{header}.{payload}.{signature}") is None
