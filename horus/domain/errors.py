@@ -42,7 +42,6 @@ class ErrorCode(IntEnum):
     BODY_TOO_LARGE = 413000
     UNSUPPORTED_MEDIA_TYPE = 415000
     INVALID_CLIENT_DATA = 422100
-    TOO_MANY_REQUESTS = 429000
     INTERNAL_ERROR = 500000
     STORAGE_UNAVAILABLE = 503001
 
@@ -135,13 +134,15 @@ ERROR_TABLE: tuple[ErrorRow, ...] = (
     ErrorRow(ErrorCode.FIELD_NOT_STRING, "a field is not a string; the message names it"),
     ErrorRow(ErrorCode.FIELD_TOO_LONG, "a field is longer than its limit; the message names it"),
     ErrorRow(ErrorCode.UNSUPPORTED_GRANT_TYPE, "grantType is not client_credentials"),
-    ErrorRow(ErrorCode.INVALID_SCOPE, "a requested scope is not allowed for the client"),
+    ErrorRow(
+        ErrorCode.INVALID_SCOPE,
+        "a requested scope is not allowed for the client (not raised by the legacy endpoint, which takes no scope)",
+    ),
     ErrorRow(ErrorCode.INVALID_CLIENT, "clientId or clientSecret are invalid (unknown, wrong or disabled)"),
     ErrorRow(ErrorCode.NOT_FOUND, "no such endpoint"),
     ErrorRow(ErrorCode.METHOD_NOT_ALLOWED, "the endpoint does not accept this method"),
     ErrorRow(ErrorCode.BODY_TOO_LARGE, "the body is larger than the endpoint accepts (16 KiB)"),
     ErrorRow(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "the body is not declared with the content type the endpoint takes"),
-    ErrorRow(ErrorCode.TOO_MANY_REQUESTS, "too many failed attempts; retry after the Retry-After header"),
     ErrorRow(ErrorCode.INTERNAL_ERROR, "an unexpected error; logged with the request id"),
     ErrorRow(ErrorCode.STORAGE_UNAVAILABLE, "the storage cannot be reached; retry later"),
 )

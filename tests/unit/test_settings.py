@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from horus.settings import ConfigurationError, StorageLocation, parse_storage, settings_from_env
+
+
+def test_defaults() -> None:
+    settings = settings_from_env({})
+    assert ("127.0.0.1", 8080, StorageLocation("sqlite", Path("horus.db"))) == (
+        settings.host,
+        settings.port,
+        settings.storage,
+    )
+    assert ("http://127.0.0.1:8080", "http://127.0.0.1:8080", 3600, "ES256", "INFO") == (
+        settings.issuer,
+        settings.audience,
+        settings.token_ttl,
+        settings.signing_alg,
+        settings.log_level,
+    )
+    assert Path("horus.key") == settings.effective_secret_key_file
+
+
+def test_issuer_follows_host_and_port_and_audience_follows_issuer() -> None:
+    settings = settings_from_env({"HORUS_HOST": "::1", "HORUS_PORT": "9000"})
+    assert ("http://[::1]:9000", "http://[::1]:9000") == (settings.issuer, settings.audience)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("memory://", StorageLocation("memory")),
+        ("sqlite:///relative/h.db", StorageLocation("sqlite", Path("relative/h.db"))),
+        ("sqlite:////absolute/h.db", StorageLocation("sqlite", Path("/absolute/h.db"))),
+    ],
+)
+def test_storage_urls_as_sqlalchemy_writes_them(url: str, expected: StorageLocation) -> None:
+    assert expected == parse_storage(url)
+
+
+def test_the_key_file_sits_beside_the_sqlite_file() -> None:
+    settings = settings_from_env({"HORUS_STORAGE": "sqlite:////var/lib/horus/prod.db"})
+    assert Path("/var/lib/horus/prod.key") == settings.effective_secret_key_file
+    assert settings_from_env({"HORUS_STORAGE": "memory://"}).effective_secret_key_file is None
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"HORUS_STORAGE": "mysql://x"}, "HORUS_STORAGE"),
+        ({"HORUS_STORAGE": "sqlite://"}, "HORUS_STORAGE"),
+        ({"HORUS_STORAGE": "sqlite:///"}, "HORUS_STORAGE"),
+        ({"HORUS_PORT": "http"}, "HORUS_PORT"),
+        ({"HORUS_PORT": "70000"}, "HORUS_PORT"),
+        ({"HORUS_TOKEN_TTL": "0"}, "HORUS_TOKEN_TTL"),
+        ({"HORUS_TOKEN_TTL": "1h"}, "HORUS_TOKEN_TTL"),
+        ({"HORUS_ISSUER": "not a url"}, "HORUS_ISSUER"),
+        ({"HORUS_SIGNING_ALG": "none"}, "HORUS_SIGNING_ALG"),
+        ({"HORUS_SIGNING_ALG": "HS256"}, "HORUS_SIGNING_SECRET"),
+        ({"HORUS_SIGNING_SECRET": "x" * 40}, "HORUS_SIGNING_SECRET"),
+        (
+            {"HORUS_SIGNING_ALG": "HS256", "HORUS_SIGNING_SECRET": "x" * 40, "HORUS_SIGNING_KEY_FILE": "k.pem"},
+            "HORUS_SIGNING_KEY_FILE",
+        ),
+        ({"HORUS_LOG_LEVEL": "chatty"}, "HORUS_LOG_LEVEL"),
+    ],
+)
+def test_invalid_values_fail_naming_the_variable(env: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigurationError, match=named):
+        settings_from_env(env)
+
+
+def test_secrets_do_not_show_in_the_settings_repr() -> None:
+    settings = settings_from_env(
+        {"HORUS_SECRET_KEY": "k" * 40, "HORUS_SIGNING_ALG": "HS256", "HORUS_SIGNING_SECRET": "s" * 40}
+    )
+    assert "k" * 40 not in repr(settings)
+    assert "s" * 40 not in repr(settings)
