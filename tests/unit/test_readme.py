@@ -12,6 +12,6 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 def test_the_readme_error_table_matches_the_domain_table() -> None:
     text = README.read_text("utf-8")
     section = text.split("<!-- error-table:start -->")[1].split("<!-- error-table:end -->")[0]
-    rows = [line for line in section.strip().splitlines()[2:]]
+    rows = section.strip().splitlines()[2:]
     expected = [f"| {int(row.code)} | {row.code.http_status} | {row.meaning} |" for row in ERROR_TABLE]
     assert expected == rows
