@@ -16,6 +16,7 @@ from dependency_injector import containers, providers
 from litestar import Litestar
 
 from horus.adapters.http.application import HorusAsgiApp, build_http_app
+from horus.adapters.http.scope_catalogue import ScopeCatalogue
 from horus.adapters.http.services import SERVICES_STATE_KEY, HttpServices
 from horus.adapters.security.secret_hasher import SchemeSecretHasher
 from horus.adapters.security.server_key import (
@@ -33,6 +34,7 @@ from horus.adapters.system import SystemClock, SystemRandomness
 from horus.domain.administration import ClientAdministration
 from horus.domain.authentication import ClientAuthenticator
 from horus.domain.grant import ClientCredentialsGrant
+from horus.domain.introspection import TokenIntrospection
 from horus.domain.token import TokenPolicy
 from horus.ports.clock import Clock
 from horus.settings import Settings, settings_from_env
@@ -105,6 +107,7 @@ class Container(containers.DeclarativeContainer):
     grant = providers.Singleton(ClientCredentialsGrant, authenticator, key_ring, clock, randomness, token_policy)
     verifier = providers.Singleton(JwtVerifier, key_ring, config.issuer, config.audience, clock)
     administration = providers.Singleton(ClientAdministration, open_storage, secret_hasher, clock, randomness)
+    introspection = providers.Singleton(TokenIntrospection, verifier, open_storage, open_storage, clock)
 
 
 def build_container(settings: Settings) -> Container:
@@ -129,7 +132,12 @@ def create_app(container: Container | None = None) -> HorusAsgiApp:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         try:
             services = HttpServices(
-                grant=await resolved(container.grant()), public_keys=await resolved(container.key_ring())
+                grant=await resolved(container.grant()),
+                authenticator=await resolved(container.authenticator()),
+                introspection=await resolved(container.introspection()),
+                scopes=ScopeCatalogue(await resolved(container.administration())),
+                public_keys=await resolved(container.key_ring()),
+                issuer=container.settings().issuer,
             )
             app.state[SERVICES_STATE_KEY] = services
             yield

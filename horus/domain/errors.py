@@ -7,6 +7,7 @@ HTTP adapters decide how an error is rendered; the domain only says what happene
     ├── InvalidRequest            400xxx  the request is malformed (names the field)
     │   └── UnsupportedGrantType  400020
     ├── InvalidScope              400030  a scope outside the client's allowed set
+    ├── TokenNotOwned             400040  revocation of a token issued to another client
     ├── InvalidClient             401122  unknown client, wrong secret or disabled client
     ├── ClientNotFound            404100  management: no such client
     ├── ClientAlreadyExists       409100  management: the clientId is taken
@@ -34,6 +35,7 @@ class ErrorCode(IntEnum):
     FIELD_TOO_LONG = 400012
     UNSUPPORTED_GRANT_TYPE = 400020
     INVALID_SCOPE = 400030
+    TOKEN_NOT_OWNED = 400040
     INVALID_CLIENT = 401122
     NOT_FOUND = 404000
     CLIENT_NOT_FOUND = 404100
@@ -79,6 +81,13 @@ class UnsupportedGrantType(InvalidRequest):
 
 class InvalidScope(HorusError):
     code = ErrorCode.INVALID_SCOPE
+
+
+class TokenNotOwned(HorusError):
+    code = ErrorCode.TOKEN_NOT_OWNED
+
+    def __init__(self) -> None:
+        super().__init__("the token was not issued to this client")
 
 
 class InvalidClient(HorusError):

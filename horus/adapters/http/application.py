@@ -12,9 +12,10 @@ from contextlib import AbstractAsyncContextManager
 
 from litestar import Litestar
 
+from horus.adapters.http.discovery import publish_jwks, publish_metadata
 from horus.adapters.http.error_handlers import LEGACY_EXCEPTION_HANDLERS
-from horus.adapters.http.jwks import publish_jwks
 from horus.adapters.http.legacy_token import issue_legacy_token
+from horus.adapters.http.oauth_endpoints import oauth_router
 from horus.adapters.http.request_context import RequestContextMiddleware
 
 Lifespan = Callable[[Litestar], AbstractAsyncContextManager[None]]
@@ -30,7 +31,7 @@ class HorusAsgiApp(RequestContextMiddleware):
 
 def build_http_app(lifespan: Sequence[Lifespan]) -> HorusAsgiApp:
     litestar = Litestar(
-        route_handlers=[issue_legacy_token, publish_jwks],
+        route_handlers=[issue_legacy_token, publish_jwks, publish_metadata, oauth_router],
         exception_handlers=LEGACY_EXCEPTION_HANDLERS,
         lifespan=list(lifespan),
         openapi_config=None,

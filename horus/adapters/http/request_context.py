@@ -45,7 +45,7 @@ def annotate(scope: Any, **facts: Any) -> None:
         context.update(facts)
 
 
-def request_facts(scope: Scope) -> dict[str, Any]:
+def request_facts(scope: Any) -> dict[str, Any]:
     facts: dict[str, Any] = scope.get(CONTEXT_KEY) or {}
     return facts
 

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from horus.domain.client import Client
 from horus.domain.errors import ClientAlreadyExists, ClientNotFound
 from horus.domain.signing_key import StoredSigningKey
 from horus.ports.clients import ClientRepository
+from horus.ports.revocations import RevokedTokens
 from horus.ports.signing_keys import SigningKeyRepository
 
 
-class MemoryStorage(ClientRepository, SigningKeyRepository):
+class MemoryStorage(ClientRepository, SigningKeyRepository, RevokedTokens):
     """Holds frozen records, so a caller that changes a client without update() changes nothing."""
 
     def __init__(self) -> None:
         self._clients: dict[str, Client] = {}
         self._keys: dict[str, StoredSigningKey] = {}
+        self._revoked: dict[str, datetime] = {}
 
     async def open(self) -> None:
         return None
@@ -54,3 +57,15 @@ class MemoryStorage(ClientRepository, SigningKeyRepository):
         if key.kid in self._keys:
             raise ValueError(f"signing key {key.kid} already stored")
         self._keys[key.kid] = key
+
+    async def revoke(self, jti: str, expires_at: datetime) -> None:
+        self._revoked.setdefault(jti, expires_at)
+
+    async def is_revoked(self, jti: str) -> bool:
+        return jti in self._revoked
+
+    async def purge_expired(self, now: datetime) -> int:
+        expired = [jti for jti, expires_at in self._revoked.items() if expires_at <= now]
+        for jti in expired:
+            del self._revoked[jti]
+        return len(expired)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,13 @@ from horus.domain.client import Client
 from horus.domain.errors import ClientAlreadyExists, ClientNotFound, StorageUnavailable
 from horus.domain.signing_key import StoredSigningKey
 from horus.ports.clients import ClientRepository
+from horus.ports.revocations import RevokedTokens
 from horus.ports.signing_keys import SigningKeyRepository
 
 BUSY_TIMEOUT_MS = 5000
 
 
-class SQLiteStorage(ClientRepository, SigningKeyRepository):
+class SQLiteStorage(ClientRepository, SigningKeyRepository, RevokedTokens):
     def __init__(self, path: Path) -> None:
         self._path = path
         self._connection: aiosqlite.Connection | None = None
@@ -143,3 +145,15 @@ class SQLiteStorage(ClientRepository, SigningKeyRepository):
 
     async def add_key(self, key: StoredSigningKey) -> None:
         await self._write(f"INSERT INTO signing_keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", key_to_row(key))
+
+    async def revoke(self, jti: str, expires_at: datetime) -> None:
+        await self._write(
+            "INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING",
+            (jti, int(expires_at.timestamp())),
+        )
+
+    async def is_revoked(self, jti: str) -> bool:
+        return await self._fetch_one("SELECT 1 FROM revoked_tokens WHERE jti = ?", (jti,)) is not None
+
+    async def purge_expired(self, now: datetime) -> int:
+        return await self._write("DELETE FROM revoked_tokens WHERE expires_at <= ?", (int(now.timestamp()),))

@@ -1,0 +1,121 @@
+"""The standard endpoints: token (RFC 6749 4.4), introspection (RFC 7662) and revocation (RFC 7009).
+
+They share the domain core with the legacy endpoint; only the wire format differs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, Router, post
+from litestar.di import NamedDependency, Provide
+
+from horus.adapters.http.client_credentials import PresentedCredentials, presented_credentials
+from horus.adapters.http.form_body import MAX_FORM_BODY, read_form
+from horus.adapters.http.legacy_envelope import JSON, NO_STORE_HEADERS
+from horus.adapters.http.oauth_errors import AUTHORIZATION_ATTEMPTED, OAUTH_EXCEPTION_HANDLERS
+from horus.adapters.http.request_context import annotate
+from horus.adapters.http.services import HttpServices, provide_services
+from horus.domain.client import Client, is_registrable_client_id
+from horus.domain.errors import ErrorCode
+from horus.domain.token_request import requested_scopes, require_client_credentials, required_text
+
+OAUTH_PREFIX = "/v1/oauth"
+MAX_TOKEN_PARAMETER = 8192
+
+
+class TokenResponse(msgspec.Struct, omit_defaults=True):
+    access_token: str
+    token_type: str
+    expires_in: int
+    scope: str | None = None
+
+
+class ActiveToken(msgspec.Struct, omit_defaults=True):
+    active: bool
+    client_id: str
+    sub: str
+    exp: int
+    iat: int
+    iss: str
+    aud: str
+    jti: str
+    token_type: str
+    scope: str | None = None
+
+
+INACTIVE = msgspec.json.encode({"active": False})
+
+
+def _json(payload: bytes) -> Response[bytes]:
+    return Response(payload, media_type=JSON, headers=NO_STORE_HEADERS)
+
+
+def _credentials(request: Request[Any, Any, Any], form: dict[str, str]) -> PresentedCredentials:
+    authorization = request.headers.get("authorization")
+    if authorization is not None:
+        annotate(request.scope, **{AUTHORIZATION_ATTEMPTED: True})
+    credentials = presented_credentials(authorization, form)
+    if is_registrable_client_id(credentials.client_id):
+        annotate(request.scope, client_id=credentials.client_id)
+    return credentials
+
+
+async def _authenticated_client(request: Request[Any, Any, Any], services: HttpServices) -> tuple[Client, str]:
+    form = await read_form(request)
+    credentials = _credentials(request, form)
+    client = await services.authenticator.authenticate(credentials.client_id, credentials.client_secret)
+    token = required_text("token", form.get("token"), MAX_TOKEN_PARAMETER)
+    return client, token
+
+
+_DEPENDENCIES = {"services": Provide(provide_services, sync_to_thread=False)}
+
+
+@post("/token", dependencies=_DEPENDENCIES, request_max_body_size=MAX_FORM_BODY, status_code=200)
+async def issue_token(request: Request[Any, Any, Any], services: NamedDependency[HttpServices]) -> Response[bytes]:
+    form = await read_form(request)
+    require_client_credentials("grant_type", form.get("grant_type"))
+    credentials = _credentials(request, form)
+    scopes = requested_scopes("scope", form.get("scope"))
+    issued = await services.grant.issue(credentials.client_id, credentials.client_secret, scopes)
+    annotate(request.scope, code=int(ErrorCode.SUCCESS))
+    return _json(msgspec.json.encode(TokenResponse(issued.access_token, "Bearer", issued.expires_in, issued.scope)))
+
+
+@post("/introspect", dependencies=_DEPENDENCIES, request_max_body_size=MAX_FORM_BODY, status_code=200)
+async def introspect_token(request: Request[Any, Any, Any], services: NamedDependency[HttpServices]) -> Response[bytes]:
+    _, token = await _authenticated_client(request, services)
+    claims = await services.introspection.introspect(token)
+    annotate(request.scope, code=int(ErrorCode.SUCCESS))
+    if claims is None:
+        return _json(INACTIVE)
+    active = ActiveToken(
+        active=True,
+        client_id=claims.client_id,
+        sub=claims.sub,
+        exp=claims.exp,
+        iat=claims.iat,
+        iss=claims.iss,
+        aud=claims.aud,
+        jti=claims.jti,
+        token_type="Bearer",
+        scope=claims.scope,
+    )
+    return _json(msgspec.json.encode(active))
+
+
+@post("/revoke", dependencies=_DEPENDENCIES, request_max_body_size=MAX_FORM_BODY, status_code=200)
+async def revoke_token(request: Request[Any, Any, Any], services: NamedDependency[HttpServices]) -> Response[bytes]:
+    client, token = await _authenticated_client(request, services)
+    await services.introspection.revoke(token, client)
+    annotate(request.scope, code=int(ErrorCode.SUCCESS))
+    return _json(b"{}")
+
+
+oauth_router = Router(
+    OAUTH_PREFIX,
+    route_handlers=[issue_token, introspect_token, revoke_token],
+    exception_handlers=OAUTH_EXCEPTION_HANDLERS,
+)
