@@ -1,4 +1,4 @@
-"""The floor: the same server stack as Horus (uvicorn, uvloop, httptools, Litestar) answering a JSON POST with no work."""
+"""The floor: the same stack as Horus (uvicorn, uvloop, httptools, Litestar) answering a JSON POST with no work."""
 
 from __future__ import annotations
 
