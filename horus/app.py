@@ -16,6 +16,7 @@ from dependency_injector import containers, providers
 from litestar import Litestar
 
 from horus.adapters.http.application import HorusAsgiApp, build_http_app
+from horus.adapters.http.client_address import parse_networks
 from horus.adapters.http.scope_catalogue import ScopeCatalogue
 from horus.adapters.http.services import SERVICES_STATE_KEY, HttpServices
 from horus.adapters.security.secret_hasher import SchemeSecretHasher
@@ -31,10 +32,12 @@ from horus.adapters.signing.key_ring import KeyRing, hs256_key_ring, key_file_ri
 from horus.adapters.storage.memory import MemoryStorage
 from horus.adapters.storage.sqlite import SQLiteStorage
 from horus.adapters.system import SystemClock, SystemRandomness
+from horus.adapters.throttling.memory import MemoryFailureCounter
 from horus.domain.administration import ClientAdministration
 from horus.domain.authentication import ClientAuthenticator
 from horus.domain.grant import ClientCredentialsGrant
 from horus.domain.introspection import TokenIntrospection
+from horus.domain.throttling import FailureThrottle, ThrottlePolicy
 from horus.domain.token import TokenPolicy
 from horus.ports.clock import Clock
 from horus.settings import Settings, settings_from_env
@@ -103,7 +106,12 @@ class Container(containers.DeclarativeContainer):
     key_ring = providers.Resource(load_key_ring, settings, open_storage, server_key, clock)
 
     token_policy = providers.Singleton(TokenPolicy, config.issuer, config.audience, config.token_ttl)
-    authenticator = providers.Singleton(ClientAuthenticator, open_storage, secret_hasher)
+    throttle_policy = providers.Singleton(
+        ThrottlePolicy, config.throttle.client_failures, config.throttle.address_failures, config.throttle.window
+    )
+    failure_counter = providers.Singleton(MemoryFailureCounter, config.throttle.window)
+    throttle = providers.Singleton(FailureThrottle, failure_counter, throttle_policy)
+    authenticator = providers.Singleton(ClientAuthenticator, open_storage, secret_hasher, throttle)
     grant = providers.Singleton(ClientCredentialsGrant, authenticator, key_ring, clock, randomness, token_policy)
     verifier = providers.Singleton(JwtVerifier, key_ring, config.issuer, config.audience, clock)
     administration = providers.Singleton(ClientAdministration, open_storage, secret_hasher, clock, randomness)
@@ -118,6 +126,11 @@ def build_container(settings: Settings) -> Container:
             "issuer": settings.issuer,
             "audience": settings.audience,
             "token_ttl": settings.token_ttl,
+            "throttle": {
+                "client_failures": settings.throttle_client_failures,
+                "address_failures": settings.throttle_address_failures,
+                "window": settings.throttle_window,
+            },
         }
     )
     return container
@@ -138,6 +151,7 @@ def create_app(container: Container | None = None) -> HorusAsgiApp:
                 scopes=ScopeCatalogue(await resolved(container.administration())),
                 public_keys=await resolved(container.key_ring()),
                 issuer=container.settings().issuer,
+                trusted_proxies=parse_networks(container.settings().trusted_proxies),
             )
             app.state[SERVICES_STATE_KEY] = services
             yield

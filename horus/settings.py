@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from horus.adapters.http.client_address import parse_networks
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SIGNING_ALGORITHMS = ("ES256", "HS256")
 MAX_TOKEN_TTL = 86400
@@ -38,6 +40,10 @@ class Settings:
     secret_key: str | None = None
     secret_key_file: Path | None = None
     log_level: str = "INFO"
+    throttle_client_failures: int = 10
+    throttle_address_failures: int = 100
+    throttle_window: int = 60
+    trusted_proxies: str = ""
 
     def __repr__(self) -> str:
         hidden = {"signing_secret", "secret_key"}
@@ -116,7 +122,16 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
     log_level = (env.get("HORUS_LOG_LEVEL") or "INFO").upper()
     if log_level not in LOG_LEVELS or not isinstance(logging.getLevelName(log_level), int):
         raise ConfigurationError(f"HORUS_LOG_LEVEL: {log_level!r} is not one of {', '.join(LOG_LEVELS)}")
+    trusted_proxies = env.get("HORUS_TRUSTED_PROXIES") or ""
+    try:
+        parse_networks(trusted_proxies)
+    except ValueError as error:
+        raise ConfigurationError(f"HORUS_TRUSTED_PROXIES: {error}") from None
     return Settings(
+        throttle_client_failures=_integer(env, "HORUS_THROTTLE_CLIENT_FAILURES", 10, 1, 1_000_000),
+        throttle_address_failures=_integer(env, "HORUS_THROTTLE_ADDRESS_FAILURES", 100, 1, 1_000_000),
+        throttle_window=_integer(env, "HORUS_THROTTLE_WINDOW", 60, 1, 86400),
+        trusted_proxies=trusted_proxies,
         host=host,
         port=port,
         storage=storage,

@@ -10,16 +10,27 @@ from __future__ import annotations
 from horus.domain.client import Client, is_registrable_client_id
 from horus.domain.client_secret import has_generated_prefix, is_well_formed_generated_secret
 from horus.domain.errors import InvalidClient
+from horus.domain.throttling import FailureThrottle
 from horus.ports.clients import ClientRepository
 from horus.ports.hashing import SecretHasher
 
 
 class ClientAuthenticator:
-    def __init__(self, clients: ClientRepository, hasher: SecretHasher) -> None:
+    def __init__(self, clients: ClientRepository, hasher: SecretHasher, throttle: FailureThrottle) -> None:
         self._clients = clients
         self._hasher = hasher
+        self._throttle = throttle
 
-    async def authenticate(self, client_id: str, secret: str) -> Client:
+    async def authenticate(self, client_id: str, secret: str, address: str | None = None) -> Client:
+        """`address` is the caller's network address, for per-address throttling (None: not counted)."""
+        await self._throttle.check(client_id, address)
+        try:
+            return await self._verify(client_id, secret)
+        except InvalidClient:
+            await self._throttle.record_failure(client_id, address)
+            raise
+
+    async def _verify(self, client_id: str, secret: str) -> Client:
         # Decided from the presented secret alone, so it reveals nothing about the client.
         if has_generated_prefix(secret) and not is_well_formed_generated_secret(secret):
             raise InvalidClient()

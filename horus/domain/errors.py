@@ -9,6 +9,7 @@ HTTP adapters decide how an error is rendered; the domain only says what happene
     ├── InvalidScope              400030  a scope outside the client's allowed set
     ├── TokenNotOwned             400040  revocation of a token issued to another client
     ├── InvalidClient             401122  unknown client, wrong secret or disabled client
+    ├── TooManyAttempts           429001  too many failed authentications for a clientId or address
     ├── ClientNotFound            404100  management: no such client
     ├── ClientAlreadyExists       409100  management: the clientId is taken
     ├── InvalidClientData         422100  management: a name, id, scope or secret is unacceptable
@@ -44,6 +45,7 @@ class ErrorCode(IntEnum):
     BODY_TOO_LARGE = 413000
     UNSUPPORTED_MEDIA_TYPE = 415000
     INVALID_CLIENT_DATA = 422100
+    TOO_MANY_ATTEMPTS = 429001
     INTERNAL_ERROR = 500000
     STORAGE_UNAVAILABLE = 503001
 
@@ -99,6 +101,14 @@ class InvalidClient(HorusError):
         super().__init__(INVALID_CLIENT_MESSAGE)
 
 
+class TooManyAttempts(HorusError):
+    code = ErrorCode.TOO_MANY_ATTEMPTS
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(f"too many failed attempts; retry after {retry_after_seconds} seconds")
+        self.retry_after_seconds = retry_after_seconds
+
+
 class ClientNotFound(HorusError):
     code = ErrorCode.CLIENT_NOT_FOUND
 
@@ -152,6 +162,7 @@ ERROR_TABLE: tuple[ErrorRow, ...] = (
     ErrorRow(ErrorCode.METHOD_NOT_ALLOWED, "the endpoint does not accept this method"),
     ErrorRow(ErrorCode.BODY_TOO_LARGE, "the body is larger than the endpoint accepts (16 KiB)"),
     ErrorRow(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "the body is not declared with the content type the endpoint takes"),
+    ErrorRow(ErrorCode.TOO_MANY_ATTEMPTS, "too many failed attempts for this clientId or address; see Retry-After"),
     ErrorRow(ErrorCode.INTERNAL_ERROR, "an unexpected error; logged with the request id"),
     ErrorRow(ErrorCode.STORAGE_UNAVAILABLE, "the storage cannot be reached; retry later"),
 )

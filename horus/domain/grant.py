@@ -39,8 +39,14 @@ class ClientCredentialsGrant:
     def lifetime_seconds(self) -> int:
         return self._policy.lifetime_seconds
 
-    async def issue(self, client_id: str, client_secret: str, requested: tuple[str, ...] | None = None) -> IssuedToken:
-        client = await self._authenticator.authenticate(client_id, client_secret)
+    async def issue(
+        self,
+        client_id: str,
+        client_secret: str,
+        requested: tuple[str, ...] | None = None,
+        address: str | None = None,
+    ) -> IssuedToken:
+        client = await self._authenticator.authenticate(client_id, client_secret, address)
         scopes = granted_scopes(client.scopes, requested)
         issued_at = int(self._clock.now().timestamp())
         claims = AccessTokenClaims(

@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 import pytest
 
 from horus.adapters.storage.memory import MemoryStorage
+from horus.adapters.throttling.memory import MemoryFailureCounter
 from horus.domain.administration import ClientAdministration
 from horus.domain.authentication import ClientAuthenticator
 from horus.domain.errors import InvalidClient, InvalidScope
 from horus.domain.grant import ClientCredentialsGrant, granted_scopes
+from horus.domain.throttling import FailureThrottle, ThrottlePolicy
 from horus.domain.token import AccessTokenClaims, TokenPolicy
 from tests.fakes import T0, CountingRandomness, FixedClock
 
@@ -63,7 +65,8 @@ def world() -> World:
         CountingRandomness(),
     )
     admin = ClientAdministration(storage, hasher, clock, randomness)
-    grant = ClientCredentialsGrant(ClientAuthenticator(storage, hasher), signer, clock, randomness, POLICY)
+    throttle = FailureThrottle(MemoryFailureCounter(60), ThrottlePolicy())
+    grant = ClientCredentialsGrant(ClientAuthenticator(storage, hasher, throttle), signer, clock, randomness, POLICY)
     return World(storage, hasher, signer, clock, admin, grant)
 
 

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
-from litestar import Response, get
-from litestar.di import NamedDependency, Provide
+from litestar import Request, Response, get
 
 from horus.adapters.http.legacy_envelope import JSON
-from horus.adapters.http.services import HttpServices, provide_services
+from horus.adapters.http.services import services_of
 
 JWKS_PATH = "/.well-known/jwks.json"
 METADATA_PATH = "/.well-known/oauth-authorization-server"
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
-_DEPENDENCIES = {"services": Provide(provide_services, sync_to_thread=False)}
 
 
-@get(JWKS_PATH, dependencies=_DEPENDENCIES)
-async def publish_jwks(services: NamedDependency[HttpServices]) -> Response[bytes]:
+@get(JWKS_PATH)
+async def publish_jwks(request: Request[Any, Any, Any]) -> Response[bytes]:
+    services = services_of(request)
     return Response(
         msgspec.json.encode(services.public_keys.jwks()),
         media_type=JSON,
@@ -24,8 +25,9 @@ async def publish_jwks(services: NamedDependency[HttpServices]) -> Response[byte
     )
 
 
-@get(METADATA_PATH, dependencies=_DEPENDENCIES)
-async def publish_metadata(services: NamedDependency[HttpServices]) -> Response[bytes]:
+@get(METADATA_PATH)
+async def publish_metadata(request: Request[Any, Any, Any]) -> Response[bytes]:
+    services = services_of(request)
     issuer = services.issuer.rstrip("/")
     metadata = {
         "issuer": services.issuer,

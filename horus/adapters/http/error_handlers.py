@@ -12,7 +12,7 @@ from litestar.types import ExceptionHandlersMap
 from horus.adapters.http.json_body import UnsupportedMediaType
 from horus.adapters.http.legacy_envelope import envelope_response
 from horus.adapters.http.request_context import annotate
-from horus.domain.errors import ErrorCode, HorusError
+from horus.domain.errors import ErrorCode, HorusError, TooManyAttempts
 
 LOG = logging.getLogger("horus.http")
 
@@ -43,6 +43,8 @@ def _respond(
 def horus_error(request: Request[Any, Any, Any], error: HorusError) -> Response[bytes]:
     if error.code.http_status >= 500:
         LOG.warning("request failed: %s", error.message, extra={"code": int(error.code)})
+    if isinstance(error, TooManyAttempts):
+        return _respond(request, error.code, error.message, {"retry-after": str(error.retry_after_seconds)})
     return _respond(request, error.code, error.message)
 
 

@@ -6,12 +6,12 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, post
-from litestar.di import NamedDependency, Provide
 
+from horus.adapters.http.client_address import client_address
 from horus.adapters.http.json_body import MAX_JSON_BODY, UnsupportedMediaType, decode_json_object, media_type
 from horus.adapters.http.legacy_envelope import JSON, LegacyTokenContent, envelope_response
 from horus.adapters.http.request_context import annotate
-from horus.adapters.http.services import HttpServices, provide_services
+from horus.adapters.http.services import services_of
 from horus.domain.client import is_registrable_client_id
 from horus.domain.errors import ErrorCode
 from horus.domain.token_request import (
@@ -34,12 +34,10 @@ class LegacyTokenRequest(msgspec.Struct):
 
 @post(
     LEGACY_TOKEN_PATH,
-    dependencies={"services": Provide(provide_services, sync_to_thread=False)},
     request_max_body_size=MAX_JSON_BODY,
 )
-async def issue_legacy_token(
-    request: Request[Any, Any, Any], services: NamedDependency[HttpServices]
-) -> Response[bytes]:
+async def issue_legacy_token(request: Request[Any, Any, Any]) -> Response[bytes]:
+    services = services_of(request)
     content_type = request.headers.get("content-type")
     if content_type is not None and media_type(content_type) != JSON:
         raise UnsupportedMediaType(JSON)
@@ -52,7 +50,8 @@ async def issue_legacy_token(
     require_client_credentials("grantType", fields.grantType)
     if is_registrable_client_id(client_id):
         annotate(request.scope, client_id=client_id)
-    issued = await services.grant.issue(client_id, client_secret)
+    address = client_address(request.scope, services.trusted_proxies)
+    issued = await services.grant.issue(client_id, client_secret, address=address)
     annotate(request.scope, code=int(ErrorCode.SUCCESS))
     return envelope_response(
         ErrorCode.SUCCESS,

@@ -9,14 +9,14 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, Router, post
-from litestar.di import NamedDependency, Provide
 
+from horus.adapters.http.client_address import client_address
 from horus.adapters.http.client_credentials import PresentedCredentials, presented_credentials
 from horus.adapters.http.form_body import MAX_FORM_BODY, read_form
 from horus.adapters.http.legacy_envelope import JSON, NO_STORE_HEADERS
 from horus.adapters.http.oauth_errors import AUTHORIZATION_ATTEMPTED, OAUTH_EXCEPTION_HANDLERS
 from horus.adapters.http.request_context import annotate
-from horus.adapters.http.services import HttpServices, provide_services
+from horus.adapters.http.services import HttpServices, services_of
 from horus.domain.client import Client, is_registrable_client_id
 from horus.domain.errors import ErrorCode
 from horus.domain.token_request import requested_scopes, require_client_credentials, required_text
@@ -65,27 +65,28 @@ def _credentials(request: Request[Any, Any, Any], form: dict[str, str]) -> Prese
 async def _authenticated_client(request: Request[Any, Any, Any], services: HttpServices) -> tuple[Client, str]:
     form = await read_form(request)
     credentials = _credentials(request, form)
-    client = await services.authenticator.authenticate(credentials.client_id, credentials.client_secret)
+    address = client_address(request.scope, services.trusted_proxies)
+    client = await services.authenticator.authenticate(credentials.client_id, credentials.client_secret, address)
     token = required_text("token", form.get("token"), MAX_TOKEN_PARAMETER)
     return client, token
 
 
-_DEPENDENCIES = {"services": Provide(provide_services, sync_to_thread=False)}
-
-
-@post("/token", dependencies=_DEPENDENCIES, request_max_body_size=MAX_FORM_BODY, status_code=200)
-async def issue_token(request: Request[Any, Any, Any], services: NamedDependency[HttpServices]) -> Response[bytes]:
+@post("/token", request_max_body_size=MAX_FORM_BODY, status_code=200)
+async def issue_token(request: Request[Any, Any, Any]) -> Response[bytes]:
+    services = services_of(request)
     form = await read_form(request)
     require_client_credentials("grant_type", form.get("grant_type"))
     credentials = _credentials(request, form)
     scopes = requested_scopes("scope", form.get("scope"))
-    issued = await services.grant.issue(credentials.client_id, credentials.client_secret, scopes)
+    address = client_address(request.scope, services.trusted_proxies)
+    issued = await services.grant.issue(credentials.client_id, credentials.client_secret, scopes, address)
     annotate(request.scope, code=int(ErrorCode.SUCCESS))
     return _json(msgspec.json.encode(TokenResponse(issued.access_token, "Bearer", issued.expires_in, issued.scope)))
 
 
-@post("/introspect", dependencies=_DEPENDENCIES, request_max_body_size=MAX_FORM_BODY, status_code=200)
-async def introspect_token(request: Request[Any, Any, Any], services: NamedDependency[HttpServices]) -> Response[bytes]:
+@post("/introspect", request_max_body_size=MAX_FORM_BODY, status_code=200)
+async def introspect_token(request: Request[Any, Any, Any]) -> Response[bytes]:
+    services = services_of(request)
     _, token = await _authenticated_client(request, services)
     claims = await services.introspection.introspect(token)
     annotate(request.scope, code=int(ErrorCode.SUCCESS))
@@ -106,8 +107,9 @@ async def introspect_token(request: Request[Any, Any, Any], services: NamedDepen
     return _json(msgspec.json.encode(active))
 
 
-@post("/revoke", dependencies=_DEPENDENCIES, request_max_body_size=MAX_FORM_BODY, status_code=200)
-async def revoke_token(request: Request[Any, Any, Any], services: NamedDependency[HttpServices]) -> Response[bytes]:
+@post("/revoke", request_max_body_size=MAX_FORM_BODY, status_code=200)
+async def revoke_token(request: Request[Any, Any, Any]) -> Response[bytes]:
+    services = services_of(request)
     client, token = await _authenticated_client(request, services)
     await services.introspection.revoke(token, client)
     annotate(request.scope, code=int(ErrorCode.SUCCESS))

@@ -21,6 +21,7 @@ from horus.domain.errors import (
     InvalidScope,
     StorageUnavailable,
     TokenNotOwned,
+    TooManyAttempts,
     UnsupportedGrantType,
 )
 
@@ -34,10 +35,15 @@ class OAuthError(msgspec.Struct, omit_defaults=True):
 
 
 def oauth_error(
-    request: Request[Any, Any, Any], status: int, error: str, description: str | None, code: ErrorCode
+    request: Request[Any, Any, Any],
+    status: int,
+    error: str,
+    description: str | None,
+    code: ErrorCode,
+    headers: dict[str, str] | None = None,
 ) -> Response[bytes]:
     annotate(request.scope, code=int(code))
-    headers = dict(NO_STORE_HEADERS)
+    headers = {**NO_STORE_HEADERS, **(headers or {})}
     if status == 401 and request_facts(request.scope).get(AUTHORIZATION_ATTEMPTED):
         headers["www-authenticate"] = 'Basic realm="horus", charset="UTF-8"'
     return Response(
@@ -57,6 +63,15 @@ _DOMAIN_ERRORS: tuple[tuple[type[HorusError], int, str], ...] = (
 
 
 def horus_error(request: Request[Any, Any, Any], error: HorusError) -> Response[bytes]:
+    if isinstance(error, TooManyAttempts):
+        return oauth_error(
+            request,
+            429,
+            "temporarily_unavailable",
+            error.message,
+            error.code,
+            {"retry-after": str(error.retry_after_seconds)},
+        )
     for error_type, status, name in _DOMAIN_ERRORS:
         if isinstance(error, error_type):
             if status >= 500:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from litestar.datastructures import State
+from litestar import Request
 
+from horus.adapters.http.client_address import Network
 from horus.adapters.http.scope_catalogue import ScopeCatalogue
 from horus.domain.authentication import ClientAuthenticator
 from horus.domain.grant import ClientCredentialsGrant
@@ -21,11 +23,13 @@ class HttpServices:
     scopes: ScopeCatalogue
     public_keys: PublicKeySet
     issuer: str
+    trusted_proxies: tuple[Network, ...] = ()
 
 
 SERVICES_STATE_KEY = "horus_services"
 
 
-def provide_services(state: State) -> HttpServices:
-    services: HttpServices = state[SERVICES_STATE_KEY]
+def services_of(request: Request[Any, Any, Any]) -> HttpServices:
+    """A plain lookup rather than Litestar DI: its signature model would re-validate the services on every call."""
+    services: HttpServices = request.app.state[SERVICES_STATE_KEY]
     return services

@@ -1,0 +1,1 @@
+"""Failure counters for brute-force throttling."""
