@@ -144,6 +144,7 @@ def create_app(container: Container | None = None) -> HorusAsgiApp:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         try:
+            storage: Storage = await resolved(container.open_storage())
             services = HttpServices(
                 grant=await resolved(container.grant()),
                 authenticator=await resolved(container.authenticator()),
@@ -152,13 +153,16 @@ def create_app(container: Container | None = None) -> HorusAsgiApp:
                 public_keys=await resolved(container.key_ring()),
                 issuer=container.settings().issuer,
                 trusted_proxies=parse_networks(container.settings().trusted_proxies),
+                storage_ping=storage.ping,
+                metrics=asgi.request_metrics,
             )
             app.state[SERVICES_STATE_KEY] = services
             yield
         finally:
             await shutdown(container)
 
-    return build_http_app([lifespan])
+    asgi = build_http_app([lifespan])
+    return asgi
 
 
 async def check_startup(container: Container) -> None:

@@ -16,7 +16,9 @@ from horus.adapters.http.discovery import publish_jwks, publish_metadata
 from horus.adapters.http.error_handlers import LEGACY_EXCEPTION_HANDLERS
 from horus.adapters.http.legacy_token import issue_legacy_token
 from horus.adapters.http.oauth_endpoints import oauth_router
+from horus.adapters.http.operations import health, metrics, ready
 from horus.adapters.http.request_context import RequestContextMiddleware
+from horus.adapters.observability.metrics import Metrics
 
 Lifespan = Callable[[Litestar], AbstractAsyncContextManager[None]]
 
@@ -24,18 +26,28 @@ Lifespan = Callable[[Litestar], AbstractAsyncContextManager[None]]
 class HorusAsgiApp(RequestContextMiddleware):
     """The ASGI callable to serve; `.litestar` is the routed application inside."""
 
-    def __init__(self, litestar: Litestar) -> None:
-        super().__init__(litestar)
+    def __init__(self, litestar: Litestar, metrics: Metrics) -> None:
+        super().__init__(litestar, metrics)
         self.litestar = litestar
+        self.request_metrics = metrics
 
 
 def build_http_app(lifespan: Sequence[Lifespan]) -> HorusAsgiApp:
     litestar = Litestar(
-        route_handlers=[issue_legacy_token, publish_jwks, publish_metadata, oauth_router],
+        route_handlers=[
+            issue_legacy_token,
+            publish_jwks,
+            publish_metadata,
+            oauth_router,
+            health,
+            ready,
+            metrics,
+        ],
         exception_handlers=LEGACY_EXCEPTION_HANDLERS,
         lifespan=list(lifespan),
         openapi_config=None,
         logging_config=None,
         debug=False,
     )
-    return HorusAsgiApp(litestar)
+    known_paths = frozenset(route.path for route in litestar.routes)
+    return HorusAsgiApp(litestar, Metrics(known_paths))

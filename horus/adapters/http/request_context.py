@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 from horus.adapters.observability.logs import request_id_var
+from horus.adapters.observability.metrics import Metrics
 
 REQUEST_ID_HEADER = b"x-horus-request-id"
 _VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
@@ -51,8 +52,9 @@ def request_facts(scope: Any) -> dict[str, Any]:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics | None = None) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -78,6 +80,11 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_request_id)
         finally:
+            elapsed = time.perf_counter() - started
+            if self.metrics is not None:
+                self.metrics.observe(
+                    scope["path"], scope["method"], status, facts.get("code"), facts.get("client_id"), elapsed
+                )
             if ACCESS_LOG.isEnabledFor(logging.INFO):
                 ACCESS_LOG.info(
                     "request",
@@ -88,7 +95,7 @@ class RequestContextMiddleware:
                         "status": status,
                         "code": facts.get("code"),
                         "client_id": facts.get("client_id"),
-                        "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+                        "latency_ms": round(elapsed * 1000, 3),
                     },
                 )
             request_id_var.reset(token)

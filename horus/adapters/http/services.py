@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +10,7 @@ from litestar import Request
 
 from horus.adapters.http.client_address import Network
 from horus.adapters.http.scope_catalogue import ScopeCatalogue
+from horus.adapters.observability.metrics import Metrics
 from horus.domain.authentication import ClientAuthenticator
 from horus.domain.grant import ClientCredentialsGrant
 from horus.domain.introspection import TokenIntrospection
@@ -23,6 +25,8 @@ class HttpServices:
     scopes: ScopeCatalogue
     public_keys: PublicKeySet
     issuer: str
+    storage_ping: Callable[[], Awaitable[None]]
+    metrics: Metrics
     trusted_proxies: tuple[Network, ...] = ()
 
 
