@@ -29,6 +29,7 @@ from horus.adapters.security.server_key import (
 from horus.adapters.signing.jwt_verifier import JwtVerifier
 from horus.adapters.signing.key_material import KeyEncryption
 from horus.adapters.signing.key_ring import KeyRing, hs256_key_ring, key_file_ring, stored_key_ring
+from horus.adapters.storage.client_cache import CachedClientRepository
 from horus.adapters.storage.memory import MemoryStorage
 from horus.adapters.storage.sqlite import SQLiteStorage
 from horus.adapters.system import SystemClock, SystemRandomness
@@ -111,11 +112,12 @@ class Container(containers.DeclarativeContainer):
     )
     failure_counter = providers.Singleton(MemoryFailureCounter, config.throttle.window)
     throttle = providers.Singleton(FailureThrottle, failure_counter, throttle_policy)
-    authenticator = providers.Singleton(ClientAuthenticator, open_storage, secret_hasher, throttle)
+    cached_clients = providers.Singleton(CachedClientRepository, open_storage, config.client_cache_ttl)
+    authenticator = providers.Singleton(ClientAuthenticator, cached_clients, secret_hasher, throttle)
     grant = providers.Singleton(ClientCredentialsGrant, authenticator, key_ring, clock, randomness, token_policy)
     verifier = providers.Singleton(JwtVerifier, key_ring, config.issuer, config.audience, clock)
     administration = providers.Singleton(ClientAdministration, open_storage, secret_hasher, clock, randomness)
-    introspection = providers.Singleton(TokenIntrospection, verifier, open_storage, open_storage, clock)
+    introspection = providers.Singleton(TokenIntrospection, verifier, cached_clients, open_storage, clock)
 
 
 def build_container(settings: Settings) -> Container:
@@ -126,6 +128,7 @@ def build_container(settings: Settings) -> Container:
             "issuer": settings.issuer,
             "audience": settings.audience,
             "token_ttl": settings.token_ttl,
+            "client_cache_ttl": settings.client_cache_ttl,
             "throttle": {
                 "client_failures": settings.throttle_client_failures,
                 "address_failures": settings.throttle_address_failures,

@@ -44,6 +44,7 @@ class Settings:
     throttle_address_failures: int = 100
     throttle_window: int = 60
     trusted_proxies: str = ""
+    client_cache_ttl: float = 2.0
 
     def __repr__(self) -> str:
         hidden = {"signing_secret", "secret_key"}
@@ -132,6 +133,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         throttle_address_failures=_integer(env, "HORUS_THROTTLE_ADDRESS_FAILURES", 100, 1, 1_000_000),
         throttle_window=_integer(env, "HORUS_THROTTLE_WINDOW", 60, 1, 86400),
         trusted_proxies=trusted_proxies,
+        client_cache_ttl=_integer(env, "HORUS_CLIENT_CACHE_TTL", 2, 0, 5),
         host=host,
         port=port,
         storage=storage,

@@ -18,7 +18,9 @@ TEST_SECRET_KEY = "test-server-key-0123456789abcdef-0123456789"
 
 
 def make_settings(**env: str) -> Settings:
-    base = {"HORUS_STORAGE": "memory://", "HORUS_SECRET_KEY": TEST_SECRET_KEY}
+    # No client cache by default: in-process tests change clients and look at once; the cache has its own tests
+    # and the process tests check the real propagation bound.
+    base = {"HORUS_STORAGE": "memory://", "HORUS_SECRET_KEY": TEST_SECRET_KEY, "HORUS_CLIENT_CACHE_TTL": "0"}
     return settings_from_env({**base, **env})
 
 

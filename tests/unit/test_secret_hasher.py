@@ -66,3 +66,46 @@ async def test_unencodable_text_does_not_crash(hasher: SchemeSecretHasher) -> No
 
 async def test_a_corrupt_stored_hash_fails_closed(hasher: SchemeSecretHasher) -> None:
     assert not await hasher.verify("legacy", LEGACY, ARGON2_SCHEME + "$argon2id$garbage")
+
+
+class CountingArgon2:
+    """Wraps a cheap argon2 hasher and counts verifications."""
+
+    def __init__(self) -> None:
+        self.inner = cheap_argon2()
+        self.verifications = 0
+
+    def hash(self, secret: bytes) -> str:
+        return self.inner.hash(secret)
+
+    def verify(self, phc: str, secret: bytes) -> bool:
+        self.verifications += 1
+        return self.inner.verify(phc, secret)
+
+
+async def test_a_successful_argon2_verification_is_paid_once() -> None:
+    counting = CountingArgon2()
+    hasher = SchemeSecretHasher(KEY, counting)  # type: ignore[arg-type]
+    stored = hasher.hash_imported(LEGACY)
+    before = counting.verifications
+    for _ in range(5):
+        assert await hasher.verify("legacy", LEGACY, stored)
+    assert 1 == counting.verifications - before
+
+
+async def test_wrong_secrets_are_never_remembered_and_always_pay() -> None:
+    counting = CountingArgon2()
+    hasher = SchemeSecretHasher(KEY, counting)  # type: ignore[arg-type]
+    stored = hasher.hash_imported(LEGACY)
+    before = counting.verifications
+    for _ in range(3):
+        assert not await hasher.verify("legacy", LEGACY + "x", stored)
+    assert 3 == counting.verifications - before
+
+
+async def test_a_new_hash_or_another_client_misses_the_cache() -> None:
+    hasher = SchemeSecretHasher(KEY, cheap_argon2())
+    stored = hasher.hash_imported(LEGACY)
+    assert await hasher.verify("legacy", LEGACY, stored)
+    assert not await hasher.verify("legacy", LEGACY, hasher.hash_imported("rotated-secret"))
+    assert await hasher.verify("legacy-2", LEGACY, stored)  # verified for real, not remembered

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+from collections import OrderedDict
 
 import argon2
 
@@ -21,6 +22,7 @@ from horus.ports.hashing import SecretHasher
 HMAC_SCHEME = "hmac-sha256$"
 ARGON2_SCHEME = "argon2id$"
 MAX_CONCURRENT_ARGON2 = 2
+MAX_REMEMBERED_VERIFICATIONS = 10_000
 
 
 def _utf8(secret: str) -> bytes:
@@ -31,6 +33,8 @@ def _utf8(secret: str) -> bytes:
 class SchemeSecretHasher(SecretHasher):
     def __init__(self, hmac_key: bytes, argon2_hasher: argon2.PasswordHasher | None = None) -> None:
         self._hmac_key = hmac_key
+        self._cache_key = hmac.new(hmac_key, b"horus/verified-cache/v1", hashlib.sha256).digest()
+        self._verified: OrderedDict[bytes, None] = OrderedDict()
         self._argon2 = argon2_hasher or argon2.PasswordHasher()
         self._dummy_hmac = self.hash_generated("horus-dummy-secret")
         self._dummy_argon2 = self.hash_imported("horus-dummy-secret")
@@ -54,8 +58,23 @@ class SchemeSecretHasher(SecretHasher):
             return usable and matches
         usable = stored_hash is not None and stored_hash.startswith(ARGON2_SCHEME)
         candidate = stored_hash if usable and stored_hash else self._dummy_argon2
+        remembered = self._remembered_key(client_id, candidate, secret)
+        if usable and remembered in self._verified:
+            self._verified.move_to_end(remembered)
+            return True
         matches = await self._verify_argon2(candidate.removeprefix(ARGON2_SCHEME), secret)
+        if usable and matches:
+            self._remember(remembered)
         return usable and matches
+
+    def _remembered_key(self, client_id: str, stored_hash: str, secret: str) -> bytes:
+        message = b"\x00".join((_utf8(client_id), stored_hash.encode("ascii", "replace"), _utf8(secret)))
+        return hmac.new(self._cache_key, message, hashlib.sha256).digest()
+
+    def _remember(self, key: bytes) -> None:
+        self._verified[key] = None
+        if len(self._verified) > MAX_REMEMBERED_VERIFICATIONS:
+            self._verified.popitem(last=False)
 
     async def _verify_argon2(self, phc: str, secret: str) -> bool:
         async with self._argon2_slots:
