@@ -2,7 +2,13 @@
 -- Counts responses by status and prints them as JSON when the run is done.
 local bodies = {}
 local index = 0
-local statuses = {}
+statuses = {}
+local threads = {}
+
+-- done() runs in another Lua state than the threads: collect each thread's counts through it.
+setup = function(thread)
+  table.insert(threads, thread)
+end
 local content_type = os.getenv("CONTENT_TYPE") or "application/json"
 
 for line in io.lines(os.getenv("BODIES_FILE")) do
@@ -26,8 +32,14 @@ response = function(status, headers, body)
 end
 
 done = function(summary, latency, requests)
+  local totals = {}
+  for _, thread in ipairs(threads) do
+    for status, count in pairs(thread:get("statuses")) do
+      totals[status] = (totals[status] or 0) + count
+    end
+  end
   local parts = {}
-  for status, count in pairs(statuses) do
+  for status, count in pairs(totals) do
     table.insert(parts, string.format('"%d": %d', status, count))
   end
   io.write(string.format(

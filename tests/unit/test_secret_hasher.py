@@ -109,3 +109,15 @@ async def test_a_new_hash_or_another_client_misses_the_cache() -> None:
     assert await hasher.verify("legacy", LEGACY, stored)
     assert not await hasher.verify("legacy", LEGACY, hasher.hash_imported("rotated-secret"))
     assert await hasher.verify("legacy-2", LEGACY, stored)  # verified for real, not remembered
+
+
+async def test_concurrent_identical_verifications_share_one_argon2_run() -> None:
+    import asyncio
+
+    counting = CountingArgon2()
+    hasher = SchemeSecretHasher(KEY, counting)  # type: ignore[arg-type]
+    stored = hasher.hash_imported(LEGACY)
+    before = counting.verifications
+    results = await asyncio.gather(*(hasher.verify("legacy", LEGACY, stored) for _ in range(20)))
+    assert [True] * 20 == results
+    assert 1 == counting.verifications - before

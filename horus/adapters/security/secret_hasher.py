@@ -35,6 +35,7 @@ class SchemeSecretHasher(SecretHasher):
         self._hmac_key = hmac_key
         self._cache_key = hmac.new(hmac_key, b"horus/verified-cache/v1", hashlib.sha256).digest()
         self._verified: OrderedDict[bytes, None] = OrderedDict()
+        self._running: dict[bytes, asyncio.Future[bool]] = {}
         self._argon2 = argon2_hasher or argon2.PasswordHasher()
         self._dummy_hmac = self.hash_generated("horus-dummy-secret")
         self._dummy_argon2 = self.hash_imported("horus-dummy-secret")
@@ -62,10 +63,19 @@ class SchemeSecretHasher(SecretHasher):
         if usable and remembered in self._verified:
             self._verified.move_to_end(remembered)
             return True
-        matches = await self._verify_argon2(candidate.removeprefix(ARGON2_SCHEME), secret)
+        matches = await self._verify_once(remembered, candidate.removeprefix(ARGON2_SCHEME), secret)
         if usable and matches:
             self._remember(remembered)
         return usable and matches
+
+    async def _verify_once(self, key: bytes, phc: str, secret: str) -> bool:
+        """Identical concurrent verifications share one argon2id run (64 connections starting at once)."""
+        running = self._running.get(key)
+        if running is None:
+            running = asyncio.ensure_future(self._verify_argon2(phc, secret))
+            self._running[key] = running
+            running.add_done_callback(lambda _: self._running.pop(key, None))
+        return await asyncio.shield(running)
 
     def _remembered_key(self, client_id: str, stored_hash: str, secret: str) -> bytes:
         message = b"\x00".join((_utf8(client_id), stored_hash.encode("ascii", "replace"), _utf8(secret)))
