@@ -5,6 +5,8 @@ Only this module imports dependency_injector. Handlers and the CLI get plain obj
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 import os
 from collections.abc import AsyncIterator, Awaitable
@@ -28,9 +30,10 @@ from horus.adapters.security.server_key import (
 )
 from horus.adapters.signing.jwt_verifier import JwtVerifier
 from horus.adapters.signing.key_material import KeyEncryption
-from horus.adapters.signing.key_ring import KeyRing, hs256_key_ring, key_file_ring, stored_key_ring
+from horus.adapters.signing.key_ring import KeyRing, StoredKeys, hs256_key_ring, key_file_ring, refresh_forever
 from horus.adapters.storage.client_cache import CachedClientRepository
 from horus.adapters.storage.memory import MemoryStorage
+from horus.adapters.storage.postgresql import PostgreSQLStorage
 from horus.adapters.storage.sqlite import SQLiteStorage
 from horus.adapters.system import SystemClock, SystemRandomness
 from horus.adapters.throttling.memory import MemoryFailureCounter
@@ -46,7 +49,7 @@ from horus.settings import Settings, settings_from_env
 SECRET_HASH_PURPOSE = "horus/client-secret-hash/v1"
 KEY_ENCRYPTION_PURPOSE = "horus/signing-key-encryption/v1"
 
-Storage = MemoryStorage | SQLiteStorage
+Storage = MemoryStorage | SQLiteStorage | PostgreSQLStorage
 T = TypeVar("T")
 
 
@@ -74,13 +77,26 @@ async def opened_storage(storage: Storage) -> AsyncIterator[Storage]:
         await storage.close()
 
 
-async def load_key_ring(settings: Settings, storage: Storage, server_key: ServerKey, clock: Clock) -> KeyRing:
+def stored_keys(storage: Storage, server_key: ServerKey, clock: Clock) -> StoredKeys:
+    return StoredKeys(storage, KeyEncryption(server_key.derive(KEY_ENCRYPTION_PURPOSE)), clock)
+
+
+async def key_ring_resource(settings: Settings, keys: StoredKeys) -> AsyncIterator[KeyRing]:
     if settings.signing_alg == "HS256":
         assert settings.signing_secret is not None  # settings_from_env guarantees it
-        return hs256_key_ring(settings.signing_secret)
+        yield hs256_key_ring(settings.signing_secret)
+        return
     if settings.signing_key_file is not None:
-        return key_file_ring(settings.signing_key_file)
-    return await stored_key_ring(storage, KeyEncryption(server_key.derive(KEY_ENCRYPTION_PURPOSE)), clock)
+        yield key_file_ring(settings.signing_key_file)
+        return
+    ring = await keys.load()
+    refresher = asyncio.create_task(refresh_forever(keys, ring))
+    try:
+        yield ring
+    finally:
+        refresher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await refresher
 
 
 class Container(containers.DeclarativeContainer):
@@ -95,6 +111,7 @@ class Container(containers.DeclarativeContainer):
         config.storage.scheme,
         memory=providers.Singleton(MemoryStorage),
         sqlite=providers.Singleton(SQLiteStorage, config.storage.path),
+        postgresql=providers.Singleton(PostgreSQLStorage, config.storage.url, config.storage.pool_size),
     )
     open_storage = providers.Resource(opened_storage, storage)
 
@@ -104,7 +121,8 @@ class Container(containers.DeclarativeContainer):
         hmac_key=providers.Callable(lambda key: key.derive(SECRET_HASH_PURPOSE), server_key),
         argon2_hasher=password_hasher,
     )
-    key_ring = providers.Resource(load_key_ring, settings, open_storage, server_key, clock)
+    stored_keys = providers.Singleton(stored_keys, open_storage, server_key, clock)
+    key_ring = providers.Resource(key_ring_resource, settings, stored_keys)
 
     token_policy = providers.Singleton(TokenPolicy, config.issuer, config.audience, config.token_ttl)
     throttle_policy = providers.Singleton(
@@ -124,7 +142,12 @@ def build_container(settings: Settings) -> Container:
     container = Container(settings=settings)
     container.config.from_dict(
         {
-            "storage": {"scheme": settings.storage.scheme, "path": settings.storage.path},
+            "storage": {
+                "scheme": settings.storage.scheme,
+                "path": settings.storage.path,
+                "url": settings.storage.url,
+                "pool_size": settings.postgres_pool_size,
+            },
             "issuer": settings.issuer,
             "audience": settings.audience,
             "token_ttl": settings.token_ttl,

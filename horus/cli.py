@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any, TextIO
 
 from horus.adapters.observability.logs import configure_logging, stop_logging
@@ -23,6 +24,7 @@ from horus.app import Container, build_container, check_startup, create_app, res
 from horus.domain.administration import ClientAdministration, ClientWithSecret
 from horus.domain.client import Client
 from horus.domain.errors import HorusError
+from horus.domain.signing_key import StoredSigningKey, active_key, is_published
 from horus.domain.token_request import MAX_CLIENT_SECRET_LENGTH
 from horus.settings import ConfigurationError, settings_from_env
 
@@ -72,7 +74,87 @@ def _parser() -> argparse.ArgumentParser:
     scopes.add_argument("client_id", metavar="ID")
     scopes.add_argument("--scope", required=True, help='allowed scopes, space-separated: "a b" ("" for none)')
     scopes.add_argument("--json", action="store_true", help="print JSON")
+    keys = commands.add_parser("keys", help="manage signing keys").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    keys_list = keys.add_parser("list", help="list signing keys and their state")
+    keys_list.add_argument("--json", action="store_true", help="print JSON")
+    keys_rotate = keys.add_parser("rotate", help="publish a new key now; it signs after HORUS_KEY_ROTATION_LEAD")
+    keys_rotate.add_argument("--json", action="store_true", help="print JSON")
     return parser
+
+
+def key_state(key: StoredSigningKey, now: datetime, active_kid: str | None) -> str:
+    if not is_published(key, now):
+        return "retired"
+    if key.kid == active_kid:
+        return "retiring" if key.retires_at is not None else "active"
+    if key.activates_at > now:
+        return "pending"
+    return "retiring" if key.retires_at is not None else "published"
+
+
+def key_json(key: StoredSigningKey, state: str) -> dict[str, Any]:
+    return {
+        "kid": key.kid,
+        "algorithm": key.algorithm,
+        "state": state,
+        "createdAt": key.created_at.isoformat(),
+        "activatesAt": key.activates_at.isoformat(),
+        "retiresAt": key.retires_at.isoformat() if key.retires_at else None,
+    }
+
+
+async def _run_keys(args: argparse.Namespace, container: Container, out: TextIO) -> None:
+    settings = container.settings()
+    if settings.signing_alg != "ES256" or settings.signing_key_file is not None:
+        raise CliError(
+            "key rotation manages the generated ES256 keys; with HS256 or a key file, change the configuration"
+        )
+    keys = await resolved(container.stored_keys())
+    if args.action == "rotate":
+        new, schedule = await keys.rotate(
+            timedelta(seconds=settings.key_rotation_lead), timedelta(seconds=settings.token_ttl)
+        )
+        AUDIT_LOG.info(
+            "signing key rotated",
+            extra={
+                "action": "key rotated",
+                "kid": new.kid,
+                "activates_at": schedule.activates_at.isoformat(),
+                "previous_retire_at": schedule.retire_previous_at.isoformat(),
+                "actor": _actor(),
+            },
+        )
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "kid": new.kid,
+                        "activatesAt": schedule.activates_at.isoformat(),
+                        "previousRetireAt": schedule.retire_previous_at.isoformat(),
+                    }
+                ),
+                file=out,
+            )
+        else:
+            print(f"new key {new.kid} is published now and signs from {schedule.activates_at.isoformat()}", file=out)
+            print(f"older keys leave the JWKS at {schedule.retire_previous_at.isoformat()}", file=out)
+        return
+    now = container.clock().now()
+    stored = await keys.list_keys()
+    current = active_key(stored, now)
+    rows = [(key, key_state(key, now, current.kid if current else None)) for key in stored]
+    if args.json:
+        print(json.dumps([key_json(key, state) for key, state in rows]), file=out)
+        return
+    for key, state in rows:
+        retires = key.retires_at.isoformat(timespec="seconds") if key.retires_at else "-"
+        print(
+            f"{key.kid}  {key.algorithm}  {state:<9}  activates {key.activates_at.isoformat(timespec='seconds')}"
+            f"  retires {retires}",
+            file=out,
+        )
 
 
 def client_json(client: Client) -> dict[str, Any]:
@@ -125,9 +207,12 @@ def read_secret_from_stdin(stdin: TextIO) -> str:
     return secret
 
 
+def _actor() -> str:
+    return os.environ.get("SUDO_USER") or os.environ.get("USER") or str(os.getuid())
+
+
 def _audit(action: str, client_id: str, **details: Any) -> None:
-    actor = os.environ.get("SUDO_USER") or os.environ.get("USER") or str(os.getuid())
-    AUDIT_LOG.info("client %s", action, extra={"action": action, "client_id": client_id, "actor": actor, **details})
+    AUDIT_LOG.info("client %s", action, extra={"action": action, "client_id": client_id, "actor": _actor(), **details})
 
 
 async def _run_clients(args: argparse.Namespace, admin: ClientAdministration, out: TextIO, stdin: TextIO) -> None:
@@ -212,6 +297,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, stdin: Te
         else:
 
             async def work(container: Container) -> None:
+                if args.command == "keys":
+                    await _run_keys(args, container, out)
+                    return
                 admin = await resolved(container.administration())
                 await _run_clients(args, admin, out, stdin or sys.stdin)
 

@@ -22,8 +22,13 @@ class ConfigurationError(Exception):
 @dataclass(frozen=True, slots=True)
 class StorageLocation:
     scheme: str
-    """'memory' or 'sqlite' (more schemes arrive with more adapters)."""
+    """'memory', 'sqlite' or 'postgresql'."""
     path: Path | None = None
+    url: str | None = None
+    """The PostgreSQL connection URL (may hold a password: never log it)."""
+
+    def __repr__(self) -> str:
+        return f"StorageLocation(scheme={self.scheme!r}, path={self.path!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +50,8 @@ class Settings:
     throttle_window: int = 60
     trusted_proxies: str = ""
     client_cache_ttl: float = 2.0
+    postgres_pool_size: int = 10
+    key_rotation_lead: int = 600
 
     def __repr__(self) -> str:
         hidden = {"signing_secret", "secret_key"}
@@ -73,7 +80,13 @@ def parse_storage(url: str) -> StorageLocation:
         if not url.startswith("sqlite:///") or len(url) == len("sqlite:///"):
             raise ConfigurationError("HORUS_STORAGE: write sqlite:///relative/path.db or sqlite:////absolute/path.db")
         return StorageLocation("sqlite", Path(url[len("sqlite:///") :]))
-    raise ConfigurationError(f"HORUS_STORAGE: unknown storage {scheme or url!r}; use sqlite:///path.db or memory://")
+    if scheme in ("postgresql", "postgres"):
+        if not urlsplit(url).hostname:
+            raise ConfigurationError("HORUS_STORAGE: write postgresql://user@host:port/database")
+        return StorageLocation("postgresql", url=url)
+    raise ConfigurationError(
+        f"HORUS_STORAGE: unknown storage {scheme or '(none)'!r}; use sqlite:///path.db, postgresql://... or memory://"
+    )
 
 
 def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -134,6 +147,8 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         throttle_window=_integer(env, "HORUS_THROTTLE_WINDOW", 60, 1, 86400),
         trusted_proxies=trusted_proxies,
         client_cache_ttl=_integer(env, "HORUS_CLIENT_CACHE_TTL", 2, 0, 5),
+        postgres_pool_size=_integer(env, "HORUS_POSTGRES_POOL_SIZE", 10, 1, 200),
+        key_rotation_lead=_integer(env, "HORUS_KEY_ROTATION_LEAD", 600, 0, 7 * 86400),
         host=host,
         port=port,
         storage=storage,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 from horus.domain.signing_key import StoredSigningKey
@@ -14,3 +15,7 @@ class SigningKeyRepository(Protocol):
         ...
 
     async def add_key(self, key: StoredSigningKey) -> None: ...
+
+    async def retire_keys(self, kids: Sequence[str], retires_at: datetime) -> None:
+        """Sets when the given keys leave the JWKS (keys already retiring earlier keep their date)."""
+        ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from horus.domain.client import Client
@@ -57,6 +58,12 @@ class MemoryStorage(ClientRepository, SigningKeyRepository, RevokedTokens):
         if key.kid in self._keys:
             raise ValueError(f"signing key {key.kid} already stored")
         self._keys[key.kid] = key
+
+    async def retire_keys(self, kids: Sequence[str], retires_at: datetime) -> None:
+        for kid in kids:
+            key = self._keys.get(kid)
+            if key is not None and (key.retires_at is None or key.retires_at > retires_at):
+                self._keys[kid] = replace(key, retires_at=retires_at)
 
     async def revoke(self, jti: str, expires_at: datetime) -> None:
         self._revoked.setdefault(jti, expires_at)

@@ -78,13 +78,18 @@ class SQLiteStorage(ClientRepository, SigningKeyRepository, RevokedTokens):
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """BEGIN IMMEDIATE takes the write lock up front, so concurrent writers queue on the busy timeout."""
         db = self._db
-        await db.execute("BEGIN IMMEDIATE")
         try:
-            yield db
-        except BaseException:
-            await db.execute("ROLLBACK")
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+            await db.execute("COMMIT")
+        except sqlite3.IntegrityError:
             raise
-        await db.execute("COMMIT")
+        except sqlite3.Error as error:
+            raise StorageUnavailable() from error
 
     async def _fetch_one(self, sql: str, parameters: tuple[Any, ...]) -> Any:
         try:
@@ -145,6 +150,15 @@ class SQLiteStorage(ClientRepository, SigningKeyRepository, RevokedTokens):
 
     async def add_key(self, key: StoredSigningKey) -> None:
         await self._write(f"INSERT INTO signing_keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", key_to_row(key))
+
+    async def retire_keys(self, kids: Sequence[str], retires_at: datetime) -> None:
+        stamp = retires_at.isoformat()
+        async with self._transaction() as db:
+            for kid in kids:
+                await db.execute(
+                    "UPDATE signing_keys SET retires_at = ? WHERE kid = ? AND (retires_at IS NULL OR retires_at > ?)",
+                    (stamp, kid, stamp),
+                )
 
     async def revoke(self, jti: str, expires_at: datetime) -> None:
         await self._write(
