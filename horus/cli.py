@@ -12,6 +12,7 @@ import getpass
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
@@ -265,6 +266,9 @@ def _serve(container: Container) -> None:
 
     settings = container.settings()
     asyncio.run(check_startup(container))
+    # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal once it has put our
+    # handler back: a no-op handler makes that graceful stop end in exit status 0.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
     uvicorn.run(
         create_app(container),
         host=settings.host,
