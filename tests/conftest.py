@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from dependency_injector import providers
 from litestar.testing import AsyncTestClient
 
+from horus.adapters.observability.logs import JsonFormatter
 from horus.app import Container, build_container, create_app, resolved
 from horus.domain.administration import ClientAdministration
 from horus.settings import Settings, settings_from_env
@@ -28,6 +31,20 @@ def make_container(settings: Settings | None = None) -> Container:
     container = build_container(settings or make_settings())
     container.password_hasher.override(providers.Singleton(cheap_argon2))
     return container
+
+
+@pytest.fixture(scope="session", autouse=True)
+def in_process_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every record of the in-process apps, as JSON lines in the session's temp folder (see tests/zz_final)."""
+    path = tmp_path_factory.getbasetemp() / "in-process.log"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("horus")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    yield path
+    logger.removeHandler(handler)
+    handler.close()
 
 
 @pytest.fixture
