@@ -110,7 +110,7 @@ class Container(containers.DeclarativeContainer):
     storage = providers.Selector(
         config.storage.scheme,
         memory=providers.Singleton(MemoryStorage),
-        sqlite=providers.Singleton(SQLiteStorage, config.storage.path),
+        sqlite=providers.Singleton(SQLiteStorage, config.storage.path, config.throttle.window),
         postgresql=providers.Singleton(PostgreSQLStorage, config.storage.url, config.storage.pool_size),
     )
     open_storage = providers.Resource(opened_storage, storage)
@@ -128,7 +128,12 @@ class Container(containers.DeclarativeContainer):
     throttle_policy = providers.Singleton(
         ThrottlePolicy, config.throttle.client_failures, config.throttle.address_failures, config.throttle.window
     )
-    failure_counter = providers.Singleton(MemoryFailureCounter, config.throttle.window)
+    # One process counts in memory; processes sharing a database count in it, so the budget does not grow with them.
+    failure_counter = providers.Selector(
+        config.throttle.counter,
+        memory=providers.Singleton(MemoryFailureCounter, config.throttle.window),
+        storage=open_storage,
+    )
     throttle = providers.Singleton(FailureThrottle, failure_counter, throttle_policy)
     cached_clients = providers.Singleton(CachedClientRepository, open_storage, config.client_cache_ttl)
     authenticator = providers.Singleton(ClientAuthenticator, cached_clients, secret_hasher, throttle)
@@ -156,6 +161,7 @@ def build_container(settings: Settings) -> Container:
                 "client_failures": settings.throttle_client_failures,
                 "address_failures": settings.throttle_address_failures,
                 "window": settings.throttle_window,
+                "counter": "storage" if settings.storage.scheme == "postgresql" else "memory",
             },
         }
     )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -20,20 +21,24 @@ from horus.adapters.storage.records import (
     key_from_row,
     key_to_row,
 )
+from horus.adapters.throttling.windows import sliding_estimate, window_number
 from horus.domain.client import Client
 from horus.domain.errors import ClientAlreadyExists, ClientNotFound, StorageUnavailable
 from horus.domain.signing_key import StoredSigningKey
 from horus.ports.clients import ClientRepository
 from horus.ports.revocations import RevokedTokens
 from horus.ports.signing_keys import SigningKeyRepository
+from horus.ports.throttling import FailureCounter
 
 BUSY_TIMEOUT_MS = 5000
 
 
-class SQLiteStorage(ClientRepository, SigningKeyRepository, RevokedTokens):
-    def __init__(self, path: Path) -> None:
+class SQLiteStorage(ClientRepository, SigningKeyRepository, RevokedTokens, FailureCounter):
+    def __init__(self, path: Path, throttle_window: float = 60.0, clock: Callable[[], float] = time.time) -> None:
         self._path = path
         self._connection: aiosqlite.Connection | None = None
+        self._throttle_window = throttle_window
+        self._wall_clock = clock
 
     async def open(self) -> None:
         if not self._path.parent.is_dir():
@@ -171,3 +176,27 @@ class SQLiteStorage(ClientRepository, SigningKeyRepository, RevokedTokens):
 
     async def purge_expired(self, now: datetime) -> int:
         return await self._write("DELETE FROM revoked_tokens WHERE expires_at <= ?", (int(now.timestamp()),))
+
+    async def recent_failures(self, keys: Sequence[str]) -> Sequence[float]:
+        now = self._wall_clock()
+        oldest = window_number(now, self._throttle_window) - 1
+        marks = ", ".join("?" for _ in keys)
+        rows = await self._fetch_all(
+            f"SELECT key, window_number, failures FROM auth_failures WHERE key IN ({marks}) AND window_number >= ?",
+            (*keys, oldest),
+        )
+        counts: dict[str, dict[int, int]] = {key: {} for key in keys}
+        for key, number, failures in rows:
+            counts[key][number] = failures
+        return [sliding_estimate(counts[key], now, self._throttle_window) for key in keys]
+
+    async def record_failure(self, keys: Sequence[str]) -> None:
+        number = window_number(self._wall_clock(), self._throttle_window)
+        async with self._transaction() as db:
+            for key in keys:
+                await db.execute(
+                    "INSERT INTO auth_failures (key, window_number, failures) VALUES (?, ?, 1)"
+                    " ON CONFLICT (key, window_number) DO UPDATE SET failures = auth_failures.failures + 1",
+                    (key, number),
+                )
+            await db.execute("DELETE FROM auth_failures WHERE window_number < ?", (number - 1,))

@@ -11,6 +11,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
+from horus.adapters.throttling.windows import sliding_estimate, window_number
 from horus.ports.throttling import FailureCounter
 
 DEFAULT_MAX_KEYS = 100_000
@@ -34,13 +35,7 @@ class MemoryFailureCounter(FailureCounter):
         if entry is None:
             return 0.0
         window, current, previous = entry
-        number = int(now // self._window)
-        if number == window + 1:
-            current, previous = 0, current
-        elif number > window + 1:
-            return 0.0
-        overlap = 1.0 - (now % self._window) / self._window
-        return current + previous * overlap
+        return sliding_estimate({window: current, window - 1: previous}, now, self._window)
 
     async def recent_failures(self, keys: Sequence[str]) -> Sequence[float]:
         now = self._clock()
@@ -48,7 +43,7 @@ class MemoryFailureCounter(FailureCounter):
 
     async def record_failure(self, keys: Sequence[str]) -> None:
         now = self._clock()
-        number = int(now // self._window)
+        number = window_number(now, self._window)
         for key in keys:
             entry = self._counts.get(key)
             if entry is None or entry[0] < number - 1:

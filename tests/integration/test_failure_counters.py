@@ -1,0 +1,71 @@
+"""One behaviour suite for every failure counter: memory, and the database-backed ones shared by processes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from horus.adapters.storage.sqlite import SQLiteStorage
+from horus.adapters.throttling.memory import MemoryFailureCounter
+from horus.ports.throttling import FailureCounter
+
+WINDOW = 60.0
+
+
+class Ticker:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0  # the start of a window
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def counter_and_clock(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[FailureCounter, Ticker]]:
+    ticker = Ticker()
+    if request.param == "memory":
+        yield MemoryFailureCounter(WINDOW, clock=ticker), ticker
+        return
+    storage = SQLiteStorage(tmp_path / "h.db", WINDOW, clock=ticker)
+    await storage.open()
+    try:
+        yield storage, ticker
+    finally:
+        await storage.close()
+
+
+async def test_failures_are_counted_per_key(counter_and_clock: CounterAndClock) -> None:
+    counter, _ = counter_and_clock
+    for _ in range(3):
+        await counter.record_failure(["client:a", "address:1"])
+    await counter.record_failure(["client:b"])
+    assert [3.0, 3.0, 1.0, 0.0] == list(await counter.recent_failures(["client:a", "address:1", "client:b", "x"]))
+
+
+async def test_the_previous_window_fades_out(counter_and_clock: CounterAndClock) -> None:
+    counter, ticker = counter_and_clock
+    for _ in range(10):
+        await counter.record_failure(["k"])
+    ticker.now += WINDOW * 1.25
+    assert [7.5] == list(await counter.recent_failures(["k"]))
+    ticker.now += WINDOW
+    assert [0.0] == list(await counter.recent_failures(["k"]))
+
+
+async def test_two_processes_share_one_budget(tmp_path: Path) -> None:
+    ticker = Ticker()
+    first, second = SQLiteStorage(tmp_path / "h.db", WINDOW, ticker), SQLiteStorage(tmp_path / "h.db", WINDOW, ticker)
+    await first.open()
+    await second.open()
+    try:
+        for _ in range(5):
+            await first.record_failure(["client:victim"])
+            await second.record_failure(["client:victim"])
+        assert [10.0] == list(await first.recent_failures(["client:victim"]))
+    finally:
+        await first.close()
+        await second.close()
