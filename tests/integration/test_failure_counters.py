@@ -22,10 +22,11 @@ class Ticker:
         return self.now
 
 
+CounterAndClock = tuple[FailureCounter, Ticker]
+
+
 @pytest.fixture(params=["memory", "sqlite"])
-async def counter_and_clock(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[tuple[FailureCounter, Ticker]]:
+async def counter_and_clock(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[CounterAndClock]:
     ticker = Ticker()
     if request.param == "memory":
         yield MemoryFailureCounter(WINDOW, clock=ticker), ticker
