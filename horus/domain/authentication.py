@@ -35,8 +35,21 @@ class ClientAuthenticator:
         if has_generated_prefix(secret) and not is_well_formed_generated_secret(secret):
             raise InvalidClient()
         # An id outside the registrable alphabet names no client: no need to ask the storage.
-        client = await self._clients.get(client_id) if is_registrable_client_id(client_id) else None
-        verified = await self._hasher.verify(client_id, secret, client.secret_hash if client else None)
-        if not verified or client is None or not client.enabled:
+        if not is_registrable_client_id(client_id):
+            await self._hasher.verify(client_id, secret, None)
             raise InvalidClient()
-        return client
+        client = await self._clients.get(client_id)
+        accepted = await self._accepted(client, client_id, secret)
+        if accepted is None:
+            # Every refusal takes a second, uncached look (the same cost for unknown, wrong and disabled):
+            # a client whose secret was just rotated or who was just enabled is not refused from a stale cache.
+            current = await self._clients.get(client_id, fresh=True)
+            if current != client:
+                accepted = await self._accepted(current, client_id, secret)
+        if accepted is None:
+            raise InvalidClient()
+        return accepted
+
+    async def _accepted(self, client: Client | None, client_id: str, secret: str) -> Client | None:
+        verified = await self._hasher.verify(client_id, secret, client.secret_hash if client else None)
+        return client if verified and client is not None and client.enabled else None

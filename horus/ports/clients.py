@@ -11,7 +11,9 @@ from horus.domain.client import Client
 class ClientRepository(Protocol):
     """Adapters raise the domain's StorageUnavailable, ClientAlreadyExists and ClientNotFound, never driver errors."""
 
-    async def get(self, client_id: str) -> Client | None: ...
+    async def get(self, client_id: str, fresh: bool = False) -> Client | None:
+        """`fresh` asks past any cache, for a second look before a refusal."""
+        ...
 
     async def add(self, client: Client) -> None: ...
 

@@ -15,9 +15,9 @@ class CountingStorage(MemoryStorage):
     def __post_init__(self) -> None:
         MemoryStorage.__init__(self)
 
-    async def get(self, client_id: str) -> Client | None:
+    async def get(self, client_id: str, fresh: bool = False) -> Client | None:
         self.reads.append(client_id)
-        return await MemoryStorage.get(self, client_id)
+        return await MemoryStorage.get(self, client_id, fresh)
 
 
 class Ticker:
@@ -70,3 +70,34 @@ async def test_unknown_ids_are_cached_too_but_the_cache_stays_bounded() -> None:
     for index in range(1000):
         assert await cache.get(f"unknown-{index}") is None
     assert 100 == len(cache)
+
+
+async def test_a_refusal_takes_a_fresh_look_so_a_just_rotated_secret_works_at_once() -> None:
+    import pytest
+
+    from horus.adapters.throttling.memory import MemoryFailureCounter
+    from horus.domain.authentication import ClientAuthenticator
+    from horus.domain.errors import InvalidClient
+    from horus.domain.throttling import FailureThrottle, ThrottlePolicy
+    from tests.unit.test_grant import RecordingHasher
+
+    storage = CountingStorage()
+    cache = CachedClientRepository(storage, ttl_seconds=60)
+    authenticator = ClientAuthenticator(
+        cache, RecordingHasher(), FailureThrottle(MemoryFailureCounter(60), ThrottlePolicy())
+    )
+    await storage.add(Client("svc", "", (), True, "plain$old", T0, T0))
+    await storage.add(Client("off", "", (), False, "plain$s", T0, T0))
+    await authenticator.authenticate("svc", "old")
+    await storage.update(Client("svc", "", (), True, "plain$new", T0, T0))  # rotated elsewhere (the CLI)
+    assert "svc" == (await authenticator.authenticate("svc", "new")).client_id
+
+    # Unknown, wrong and disabled each cost the same reads: the cached one, then one fresh look.
+    reads = {}
+    for client_id, secret in (("nobody", "x"), ("svc", "wrong"), ("off", "s")):
+        await cache.get(client_id)  # warm
+        before = len(storage.reads)
+        with pytest.raises(InvalidClient):
+            await authenticator.authenticate(client_id, secret)
+        reads[client_id] = len(storage.reads) - before
+    assert {"nobody": 1, "svc": 1, "off": 1} == reads

@@ -206,7 +206,7 @@ class FailingStorage(MemoryStorage):
         super().__init__()
         self.error = error
 
-    async def get(self, client_id: str) -> None:
+    async def get(self, client_id: str, fresh: bool = False) -> None:
         raise self.error
 
 

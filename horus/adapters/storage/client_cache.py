@@ -36,13 +36,13 @@ class CachedClientRepository(ClientRepository):
     def __len__(self) -> int:
         return len(self._entries)
 
-    async def get(self, client_id: str) -> Client | None:
+    async def get(self, client_id: str, fresh: bool = False) -> Client | None:
         now = self._clock()
         entry = self._entries.get(client_id)
-        if entry is not None and entry[0] > now:
+        if entry is not None and entry[0] > now and not fresh:
             self._entries.move_to_end(client_id)
             return entry[1]
-        client = await self._inner.get(client_id)
+        client = await self._inner.get(client_id, fresh)
         self._entries[client_id] = (now + self._ttl, client)
         self._entries.move_to_end(client_id)
         if len(self._entries) > self._max_entries:

@@ -31,7 +31,7 @@ class MemoryStorage(ClientRepository, SigningKeyRepository, RevokedTokens):
     async def ping(self) -> None:
         return None
 
-    async def get(self, client_id: str) -> Client | None:
+    async def get(self, client_id: str, fresh: bool = False) -> Client | None:
         return self._clients.get(client_id)
 
     async def add(self, client: Client) -> None:

@@ -30,7 +30,7 @@ class PostgreSQLStorage(ClientRepository, SigningKeyRepository, RevokedTokens):
     async def ping(self) -> None:
         raise StorageUnavailable()
 
-    async def get(self, client_id: str) -> Client | None:
+    async def get(self, client_id: str, fresh: bool = False) -> Client | None:
         raise StorageUnavailable()
 
     async def add(self, client: Client) -> None:

@@ -119,7 +119,7 @@ class SQLiteStorage(ClientRepository, SigningKeyRepository, RevokedTokens, Failu
         except sqlite3.Error as error:
             raise StorageUnavailable() from error
 
-    async def get(self, client_id: str) -> Client | None:
+    async def get(self, client_id: str, fresh: bool = False) -> Client | None:
         row = await self._fetch_one(f"SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = ?", (client_id,))
         return client_from_row(row) if row else None
 
