@@ -18,6 +18,7 @@ from dependency_injector import containers, providers
 from litestar import Litestar
 
 from horus.adapters.http.application import HorusAsgiApp, build_http_app
+from horus.adapters.observability.logs import configure_logging
 from horus.adapters.http.client_address import parse_networks
 from horus.adapters.http.scope_catalogue import ScopeCatalogue
 from horus.adapters.http.services import SERVICES_STATE_KEY, HttpServices
@@ -161,7 +162,7 @@ def build_container(settings: Settings) -> Container:
                 "client_failures": settings.throttle_client_failures,
                 "address_failures": settings.throttle_address_failures,
                 "window": settings.throttle_window,
-                "counter": "storage" if settings.storage.scheme == "postgresql" else "memory",
+                "counter": "storage" if settings.storage.scheme == "postgresql" or settings.workers > 1 else "memory",
             },
         }
     )
@@ -170,8 +171,10 @@ def build_container(settings: Settings) -> Container:
 
 def create_app(container: Container | None = None) -> HorusAsgiApp:
     """The ASGI app. Nothing is opened until the server's lifespan starts."""
-    if container is None:
-        container = build_container(settings_from_env(os.environ))
+    if container is None:  # a worker process started by `horus serve --workers N`
+        settings = settings_from_env(os.environ)
+        configure_logging(settings.log_level)
+        container = build_container(settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

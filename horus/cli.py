@@ -45,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP API")
     serve.add_argument("--host", help="address to listen on (default HORUS_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default HORUS_PORT or 8080)")
+    serve.add_argument("--workers", type=int, help="worker processes (default HORUS_WORKERS or 1; one per core)")
 
     clients = commands.add_parser("clients", help="manage clients").add_subparsers(
         dest="action", required=True, metavar="ACTION"
@@ -261,7 +262,7 @@ async def _with_container(container: Container, work: Callable[[Container], Awai
         await shutdown(container)
 
 
-def _serve(container: Container) -> None:
+def _serve(container: Container, env: dict[str, str]) -> None:
     import uvicorn  # only the server needs it
 
     settings = container.settings()
@@ -269,8 +270,15 @@ def _serve(container: Container) -> None:
     # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal once it has put our
     # handler back: a no-op handler makes that graceful stop end in exit status 0.
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    if settings.workers > 1:
+        os.environ.update(env)  # each worker process builds its own container from the same settings
+        app: Any = "horus.app:create_app"
+    else:
+        app = create_app(container)
     uvicorn.run(
-        create_app(container),
+        app,
+        factory=settings.workers > 1,
+        workers=settings.workers if settings.workers > 1 else None,
         host=settings.host,
         port=settings.port,
         loop="uvloop",
@@ -292,12 +300,14 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, stdin: Te
             env["HORUS_HOST"] = args.host
         if args.port is not None:
             env["HORUS_PORT"] = str(args.port)
+        if args.workers is not None:
+            env["HORUS_WORKERS"] = str(args.workers)
     try:
         settings = settings_from_env(env)
         configure_logging(settings.log_level)
         container = build_container(settings)
         if args.command == "serve":
-            _serve(container)
+            _serve(container, env)
         else:
 
             async def work(container: Container) -> None:

@@ -52,6 +52,7 @@ class Settings:
     client_cache_ttl: float = 2.0
     postgres_pool_size: int = 10
     key_rotation_lead: int = 600
+    workers: int = 1
 
     def __repr__(self) -> str:
         hidden = {"signing_secret", "secret_key"}
@@ -136,6 +137,9 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
     log_level = (env.get("HORUS_LOG_LEVEL") or "INFO").upper()
     if log_level not in LOG_LEVELS or not isinstance(logging.getLevelName(log_level), int):
         raise ConfigurationError(f"HORUS_LOG_LEVEL: {log_level!r} is not one of {', '.join(LOG_LEVELS)}")
+    workers = _integer(env, "HORUS_WORKERS", 1, 1, 256)
+    if workers > 1 and storage.scheme == "memory":
+        raise ConfigurationError("HORUS_WORKERS: several workers need shared storage (sqlite or postgresql)")
     trusted_proxies = env.get("HORUS_TRUSTED_PROXIES") or ""
     try:
         parse_networks(trusted_proxies)
@@ -149,6 +153,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         client_cache_ttl=_integer(env, "HORUS_CLIENT_CACHE_TTL", 2, 0, 5),
         postgres_pool_size=_integer(env, "HORUS_POSTGRES_POOL_SIZE", 10, 1, 200),
         key_rotation_lead=_integer(env, "HORUS_KEY_ROTATION_LEAD", 600, 0, 7 * 86400),
+        workers=workers,
         host=host,
         port=port,
         storage=storage,
