@@ -18,10 +18,10 @@ from dependency_injector import containers, providers
 from litestar import Litestar
 
 from horus.adapters.http.application import HorusAsgiApp, build_http_app
-from horus.adapters.observability.logs import configure_logging
 from horus.adapters.http.client_address import parse_networks
 from horus.adapters.http.scope_catalogue import ScopeCatalogue
 from horus.adapters.http.services import SERVICES_STATE_KEY, HttpServices
+from horus.adapters.observability.logs import configure_logging
 from horus.adapters.security.secret_hasher import SchemeSecretHasher
 from horus.adapters.security.server_key import (
     ServerKey,

@@ -59,3 +59,16 @@ async def test_metrics_count_token_requests_by_outcome_and_client(client: Any, a
     assert 'path="other"' in text
     assert "x" * 50 not in text
     assert "horus_request_duration_seconds_bucket" in text
+
+
+async def test_metrics_declare_one_charset(client: Any) -> None:
+    content_type = (await client.get("/metrics")).headers["content-type"]
+    assert 1 == content_type.count("charset")
+
+
+async def test_head_works_wherever_get_does_and_has_no_body(client: Any) -> None:
+    for path in ("/health", "/.well-known/jwks.json", "/.well-known/oauth-authorization-server"):
+        get, head = await client.get(path), await client.head(path)
+        assert (200, b"") == (head.status_code, head.content)
+        assert get.headers["content-length"] == head.headers["content-length"]
+        assert head.headers["x-horus-request-id"]

@@ -39,4 +39,5 @@ async def ready(request: Request[Any, Any, Any]) -> Response[bytes]:
 
 @get("/metrics")
 async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
-    return Response(services_of(request).metrics.exposition(), media_type=CONTENT_TYPE, headers=NO_CACHE)
+    # The content type is given as a header: as media_type, Litestar would append a second charset.
+    return Response(services_of(request).metrics.exposition(), headers={**NO_CACHE, "content-type": CONTENT_TYPE})

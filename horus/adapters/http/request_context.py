@@ -67,6 +67,10 @@ class RequestContextMiddleware:
         token = request_id_var.set(request_id)
         header_value = request_id.encode("ascii")
         status = 500
+        # HEAD is GET without the body (RFC 9110 9.3.2); Litestar routes GET handlers only for GET.
+        is_head = scope["method"] == "HEAD"
+        if is_head:
+            scope["method"] = "GET"
 
         async def send_with_request_id(message: Message) -> None:
             nonlocal status
@@ -75,6 +79,8 @@ class RequestContextMiddleware:
                 headers = [(n, v) for n, v in message.get("headers", ()) if n.lower() != REQUEST_ID_HEADER]
                 headers.append((REQUEST_ID_HEADER, header_value))
                 message["headers"] = headers
+            elif is_head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
             await send(message)
 
         try:
@@ -83,14 +89,19 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             if self.metrics is not None:
                 self.metrics.observe(
-                    scope["path"], scope["method"], status, facts.get("code"), facts.get("client_id"), elapsed
+                    scope["path"],
+                    "HEAD" if is_head else scope["method"],
+                    status,
+                    facts.get("code"),
+                    facts.get("client_id"),
+                    elapsed,
                 )
             if ACCESS_LOG.isEnabledFor(logging.INFO):
                 ACCESS_LOG.info(
                     "request",
                     extra={
                         "request_id": request_id,
-                        "method": scope["method"],
+                        "method": "HEAD" if is_head else scope["method"],
                         "path": scope["path"],
                         "status": status,
                         "code": facts.get("code"),
