@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint unit integration contract clean
+.PHONY: help install run test lint unit integration contract bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -21,8 +21,8 @@ run: install ## Install and start Horus on http://127.0.0.1:8080 with SQLite (./
 	$(BIN)/horus serve
 
 lint: install ## ruff, mypy (strict on domain and ports) and the layer contract
-	$(BIN)/ruff check horus tests
-	$(BIN)/ruff format --check horus tests
+	$(BIN)/ruff check horus tests bench
+	$(BIN)/ruff format --check horus tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
@@ -37,6 +37,9 @@ integration: install ## Only the integration tests (real SQLite files, real serv
 
 contract: install ## Only the contract tests (schemathesis against openapi/horus.yaml)
 	$(BIN)/pytest tests/contract
+
+bench: install ## The token-endpoint benchmark (server on CPU 0, wrk on CPU 1; about 6 minutes; needs root for apt-get wrk)
+	$(BIN)/python bench/run.py
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
