@@ -14,7 +14,9 @@ class SigningKeyRepository(Protocol):
         """Every key not yet purged, oldest first."""
         ...
 
-    async def add_key(self, key: StoredSigningKey) -> None: ...
+    async def add_key(self, key: StoredSigningKey) -> None:
+        """Raises ValueError when the kid is already stored."""
+        ...
 
     async def retire_keys(self, kids: Sequence[str], retires_at: datetime) -> None:
         """Sets when the given keys leave the JWKS (keys already retiring earlier keep their date)."""

@@ -43,7 +43,9 @@ class CliResult:
         return json.loads(self.stdout)
 
 
-def run_horus(args: Sequence[str], env: Mapping[str, str], cwd: Path, stdin: str = "") -> CliResult:
+def run_horus(
+    args: Sequence[str], env: Mapping[str, str], cwd: Path, stdin: str = "", timeout: float = 30
+) -> CliResult:
     completed = subprocess.run(
         [*HORUS, *args],
         env=dict(env),
@@ -51,7 +53,7 @@ def run_horus(args: Sequence[str], env: Mapping[str, str], cwd: Path, stdin: str
         input=stdin,
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=timeout,
         check=False,
     )
     return CliResult(completed.returncode, completed.stdout, completed.stderr)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 import stat
+import subprocess
 from collections.abc import AsyncIterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +150,23 @@ def test_a_file_that_is_not_a_database_fails_in_one_line(
     env = horus_env(tmp_path, HORUS_STORAGE=f"sqlite:///{not_a_database}")
     line = assert_one_line_failure(run_horus(command, env, tmp_path))
     assert str(not_a_database) in line
+
+
+def test_a_database_locked_by_another_writer_fails_in_one_line_and_the_command_exits(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """The busy timeout is 5 s; the command must then report the storage and end, not linger."""
+    create_client(env, tmp_path)
+    with closing(sqlite3.connect(tmp_path / "horus.db", isolation_level=None)) as other:
+        other.execute("BEGIN EXCLUSIVE")
+        try:
+            result = run_horus(["clients", "list"], env, tmp_path, timeout=15)
+        except subprocess.TimeoutExpired as timeout:
+            stderr = timeout.stderr.decode() if isinstance(timeout.stderr, bytes) else timeout.stderr
+            pytest.fail(f"horus clients list was still running after 15 s; stderr: {stderr!r}")
+        finally:
+            other.execute("ROLLBACK")
+    assert_one_line_failure(result)
 
 
 def test_the_database_never_holds_a_plain_secret(env: dict[str, str], tmp_path: Path) -> None:

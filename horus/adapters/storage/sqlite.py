@@ -49,9 +49,13 @@ class SQLiteStorage(ClientRepository, SigningKeyRepository, RevokedTokens, Failu
             await self._connection.execute("PRAGMA journal_mode = WAL")
             await self._connection.execute("PRAGMA synchronous = NORMAL")
             await self._migrate()
-        except sqlite3.Error as error:
+        except (sqlite3.Error, StorageUnavailable) as error:
+            await self.close()  # the connection's worker thread would otherwise keep the process alive
+            cause = error.__cause__ if isinstance(error, StorageUnavailable) and error.__cause__ else error
+            raise StorageUnavailable(f"cannot open the SQLite database {self._path}: {cause}") from error
+        except BaseException:
             await self.close()
-            raise StorageUnavailable(f"cannot open the SQLite database {self._path}: {error}") from error
+            raise
 
     async def close(self) -> None:
         if self._connection is not None:
@@ -154,6 +158,12 @@ class SQLiteStorage(ClientRepository, SigningKeyRepository, RevokedTokens, Failu
         return [key_from_row(row) for row in rows]
 
     async def add_key(self, key: StoredSigningKey) -> None:
+        try:
+            await self._write_key(key)
+        except sqlite3.IntegrityError as error:
+            raise ValueError(f"signing key {key.kid} already stored") from error
+
+    async def _write_key(self, key: StoredSigningKey) -> None:
         await self._write(f"INSERT INTO signing_keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", key_to_row(key))
 
     async def retire_keys(self, kids: Sequence[str], retires_at: datetime) -> None:
