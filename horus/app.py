@@ -112,7 +112,9 @@ class Container(containers.DeclarativeContainer):
         config.storage.scheme,
         memory=providers.Singleton(MemoryStorage),
         sqlite=providers.Singleton(SQLiteStorage, config.storage.path, config.throttle.window),
-        postgresql=providers.Singleton(PostgreSQLStorage, config.storage.url, config.storage.pool_size),
+        postgresql=providers.Singleton(
+            PostgreSQLStorage, config.storage.url, config.storage.pool_size, config.throttle.window
+        ),
     )
     open_storage = providers.Resource(opened_storage, storage)
 

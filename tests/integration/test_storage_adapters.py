@@ -7,7 +7,9 @@ entry in STORAGE_FACTORIES, or a pytest.param with a skip mark when it needs a s
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import closing
 from datetime import UTC, datetime, timedelta, timezone
@@ -321,14 +323,56 @@ async def test_sqlite_writes_while_another_writer_holds_the_lock_are_storage_una
         await storage.close()
 
 
+def connection_threads() -> set[threading.Thread]:
+    """aiosqlite runs each connection on a non-daemon thread: one left running keeps the process from exiting."""
+    return {thread for thread in threading.enumerate() if "_connection_worker_thread" in thread.name}
+
+
+async def connection_threads_after_a_moment(before: set[threading.Thread]) -> set[threading.Thread]:
+    for _ in range(20):  # a closed connection's thread ends just after close() returns
+        if not connection_threads() - before:
+            break
+        await asyncio.sleep(0.05)
+    return connection_threads() - before
+
+
 @pytest.mark.usefixtures("short_busy_timeout")
-async def test_sqlite_opening_while_another_writer_holds_the_lock_is_storage_unavailable(db_path: Path) -> None:
+async def test_sqlite_opening_while_another_writer_holds_the_lock_is_storage_unavailable_and_leaves_nothing_open(
+    db_path: Path,
+) -> None:
     await (await opened_sqlite(db_path)).close()
-    with closing(sqlite3.connect(db_path, isolation_level=None)) as other:
-        other.execute("BEGIN EXCLUSIVE")
+    before = connection_threads()
+    storage = SQLiteStorage(db_path)
+    try:
+        with closing(sqlite3.connect(db_path, isolation_level=None)) as other:
+            other.execute("BEGIN EXCLUSIVE")
+            with pytest.raises(StorageUnavailable):
+                await storage.open()
+            other.execute("ROLLBACK")
+        assert set() == await connection_threads_after_a_moment(before)
+    finally:
+        await storage.close()  # what the failed open() should have done; without it this run would never exit
+
+
+@pytest.mark.parametrize("prepare", ["missing-directory", "directory", "not-a-database"])
+async def test_a_failed_sqlite_open_leaves_no_connection_open(db_path: Path, prepare: str) -> None:
+    path = {"missing-directory": db_path / "missing" / "h.db", "directory": db_path, "not-a-database": db_path}[prepare]
+    await asyncio.to_thread(_prepare_path, db_path, prepare)
+    before = connection_threads()
+    storage = SQLiteStorage(path)
+    try:
         with pytest.raises(StorageUnavailable):
-            await SQLiteStorage(db_path).open()
-        other.execute("ROLLBACK")
+            await storage.open()
+        assert set() == await connection_threads_after_a_moment(before)
+    finally:
+        await storage.close()
+
+
+def _prepare_path(db_path: Path, prepare: str) -> None:
+    if prepare == "directory":
+        db_path.mkdir()
+    elif prepare == "not-a-database":
+        db_path.write_bytes(b"this is not a database, only a text file. " * 200)
 
 
 async def test_sqlite_used_before_open_is_storage_unavailable(db_path: Path) -> None:

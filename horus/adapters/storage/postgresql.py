@@ -1,61 +1,270 @@
 """PostgreSQL storage through asyncpg: for many Horus instances sharing one database.
 
-(Being written: see the PostgreSQL issue.)
+The same tables, migrations and rows as SQLiteStorage (records.py does the translation for
+both). Every operation takes a connection from a small pool with short timeouts, so a
+database that is down or unreachable fails fast with StorageUnavailable, and the pool
+replaces broken connections by itself once the database is back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
+import asyncpg
+
+from horus.adapters.storage.migrations import load_migrations
+from horus.adapters.storage.records import (
+    CLIENT_COLUMNS,
+    KEY_COLUMNS,
+    client_from_row,
+    client_to_row,
+    key_from_row,
+    key_to_row,
+)
+from horus.adapters.throttling.windows import sliding_estimate, window_number
 from horus.domain.client import Client
-from horus.domain.errors import StorageUnavailable
+from horus.domain.errors import ClientAlreadyExists, ClientNotFound, StorageUnavailable
 from horus.domain.signing_key import StoredSigningKey
 from horus.ports.clients import ClientRepository
 from horus.ports.revocations import RevokedTokens
 from horus.ports.signing_keys import SigningKeyRepository
+from horus.ports.throttling import FailureCounter
+
+CONNECT_TIMEOUT = 5.0
+"""Seconds to open a connection (or wait for a free one): an unreachable server fails fast."""
+COMMAND_TIMEOUT = 5.0
+"""Seconds any one statement may take, waiting on locks included."""
+CLOSE_TIMEOUT = 10.0
+MIGRATION_LOCK = 0x686F727573
+"""'horus' in ASCII: the advisory lock every instance takes before migrating, so that they migrate one at a time."""
+
+DRIVER_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,  # refused or reset connections; TimeoutError (connect, acquire, command timeouts) is one too
+    asyncpg.PostgresError,  # every server-side error, the connection ones (class 08, 57P01 shutdowns) included
+    asyncpg.InterfaceError,  # closed connections and pools, bad parameters
+    asyncpg.InternalClientError,
+)
 
 
-class PostgreSQLStorage(ClientRepository, SigningKeyRepository, RevokedTokens):
-    def __init__(self, url: str, pool_size: int = 10) -> None:
+class PostgreSQLStorage(ClientRepository, SigningKeyRepository, RevokedTokens, FailureCounter):
+    def __init__(
+        self, url: str, pool_size: int = 10, throttle_window: float = 60.0, clock: Callable[[], float] = time.time
+    ) -> None:
         self._url = url
         self._pool_size = pool_size
+        self._pool: Any = None
+        self._throttle_window = throttle_window
+        self._wall_clock = clock
 
     async def open(self) -> None:
-        raise StorageUnavailable("the PostgreSQL adapter is not available yet")
+        if self._pool is not None:
+            return
+        try:
+            pool = await asyncpg.create_pool(
+                self._url,
+                min_size=1,
+                max_size=self._pool_size,
+                timeout=CONNECT_TIMEOUT,
+                command_timeout=COMMAND_TIMEOUT,
+                server_settings={"application_name": "horus"},
+            )
+        except DRIVER_ERRORS as error:
+            raise StorageUnavailable(self._cannot_open(error)) from None
+        try:
+            await self._migrate(pool)
+        except BaseException as error:
+            pool.terminate()
+            if isinstance(error, DRIVER_ERRORS):
+                raise StorageUnavailable(self._cannot_open(error)) from None
+            raise
+        self._pool = pool
 
     async def close(self) -> None:
-        return None
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            try:
+                await asyncio.wait_for(pool.close(), CLOSE_TIMEOUT)
+            except DRIVER_ERRORS:
+                pool.terminate()  # close() has already done so on most errors; terminate() is idempotent
 
     async def ping(self) -> None:
-        raise StorageUnavailable()
+        async with self._connection() as db:
+            await db.fetchval("SELECT 1")
+
+    async def _migrate(self, pool: Any) -> None:
+        """One transaction under a transaction-scoped advisory lock: instances starting together queue here."""
+        async with pool.acquire(timeout=CONNECT_TIMEOUT) as db, db.transaction():
+            await db.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+            await db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
+            applied = {row[0] for row in await db.fetch("SELECT version FROM schema_migrations")}
+            for migration in load_migrations():
+                if migration.version in applied:
+                    continue
+                for statement in migration.statements:
+                    await db.execute(statement)
+                await db.execute("INSERT INTO schema_migrations (version) VALUES ($1)", migration.version)
+
+    def _cannot_open(self, error: BaseException) -> str:
+        """Names the database and the cause, never the password (the URL may hold one)."""
+        parts = urlsplit(self._url)
+        where = parts.netloc.rpartition("@")[2] + parts.path
+        if parts.username:
+            where = f"{unquote(parts.username)}@{where}"
+        detail = f"{type(error).__name__}: {error}".rstrip(": ")
+        passwords = [parts.password or "", *parse_qs(parts.query).get("password", [])]
+        for password in filter(None, passwords):
+            detail = detail.replace(password, "***").replace(unquote(password), "***")
+        return f"cannot open the PostgreSQL database {where}: {detail}"
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Any]:
+        """A pooled connection; any driver error on the way in, during use or on release is StorageUnavailable.
+
+        Callers catch the errors they translate otherwise (unique violations) inside the block.
+        """
+        pool = self._pool
+        if pool is None:
+            raise StorageUnavailable("the PostgreSQL storage is not open")
+        try:
+            async with pool.acquire(timeout=CONNECT_TIMEOUT) as db:
+                yield db
+        except DRIVER_ERRORS as error:
+            if _is_connection_failure(error):
+                # The pool drops the connection that failed, but its idle siblings were most likely cut off too
+                # (a server restart, a failover, a network cut) and may not know it yet: replace them on their next
+                # use rather than hand each to one more request that fails.
+                await pool.expire_connections()
+            raise StorageUnavailable() from error
 
     async def get(self, client_id: str, fresh: bool = False) -> Client | None:
-        raise StorageUnavailable()
+        async with self._connection() as db:
+            row = await db.fetchrow(f"SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1", client_id)
+        return client_from_row(row) if row else None
 
     async def add(self, client: Client) -> None:
-        raise StorageUnavailable()
+        async with self._connection() as db:
+            try:
+                await db.execute(
+                    f"INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ({_placeholders(CLIENT_COLUMNS)})",
+                    *client_to_row(client),
+                )
+            except asyncpg.UniqueViolationError as error:
+                raise ClientAlreadyExists(client.client_id) from error
 
     async def update(self, client: Client) -> None:
-        raise StorageUnavailable()
+        client_id, *values = client_to_row(client)
+        async with self._connection() as db:
+            status = await db.execute(
+                "UPDATE clients SET name = $1, scopes = $2, enabled = $3, secret_hash = $4, created_at = $5,"
+                " updated_at = $6 WHERE client_id = $7",
+                *values,
+                client_id,
+            )
+        if _row_count(status) == 0:
+            raise ClientNotFound(client.client_id)
 
     async def remove(self, client_id: str) -> None:
-        raise StorageUnavailable()
+        async with self._connection() as db:
+            status = await db.execute("DELETE FROM clients WHERE client_id = $1", client_id)
+        if _row_count(status) == 0:
+            raise ClientNotFound(client_id)
+
+    # COLLATE "C" wherever text is ordered or compared: code-point order, as SQLite's BINARY and Python's sort,
+    # whatever linguistic collation the database was created with.
 
     async def list_all(self) -> Sequence[Client]:
-        raise StorageUnavailable()
+        async with self._connection() as db:
+            rows = await db.fetch(f'SELECT {CLIENT_COLUMNS} FROM clients ORDER BY client_id COLLATE "C"')
+        return [client_from_row(row) for row in rows]
 
     async def list_keys(self) -> Sequence[StoredSigningKey]:
-        raise StorageUnavailable()
+        async with self._connection() as db:
+            rows = await db.fetch(
+                f'SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY created_at COLLATE "C", kid COLLATE "C"'
+            )
+        return [key_from_row(row) for row in rows]
 
     async def add_key(self, key: StoredSigningKey) -> None:
-        raise StorageUnavailable()
+        async with self._connection() as db:
+            try:
+                await db.execute(
+                    f"INSERT INTO signing_keys ({KEY_COLUMNS}) VALUES ({_placeholders(KEY_COLUMNS)})", *key_to_row(key)
+                )
+            except asyncpg.UniqueViolationError as error:
+                raise ValueError(f"signing key {key.kid} already stored") from error  # as MemoryStorage says it
+
+    async def retire_keys(self, kids: Sequence[str], retires_at: datetime) -> None:
+        async with self._connection() as db:
+            await db.execute(
+                "UPDATE signing_keys SET retires_at = $1"
+                ' WHERE kid = ANY($2::text[]) AND (retires_at IS NULL OR retires_at COLLATE "C" > $1)',
+                retires_at.isoformat(),
+                list(kids),
+            )
 
     async def revoke(self, jti: str, expires_at: datetime) -> None:
-        raise StorageUnavailable()
+        async with self._connection() as db:
+            await db.execute(
+                "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING",
+                jti,
+                int(expires_at.timestamp()),
+            )
 
     async def is_revoked(self, jti: str) -> bool:
-        raise StorageUnavailable()
+        async with self._connection() as db:
+            return await db.fetchval("SELECT 1 FROM revoked_tokens WHERE jti = $1", jti) is not None
 
     async def purge_expired(self, now: datetime) -> int:
-        raise StorageUnavailable()
+        async with self._connection() as db:
+            status = await db.execute("DELETE FROM revoked_tokens WHERE expires_at <= $1", int(now.timestamp()))
+        return _row_count(status)
+
+    async def recent_failures(self, keys: Sequence[str]) -> Sequence[float]:
+        now = self._wall_clock()
+        oldest = window_number(now, self._throttle_window) - 1
+        async with self._connection() as db:
+            rows = await db.fetch(
+                "SELECT key, window_number, failures FROM auth_failures"
+                " WHERE key = ANY($1::text[]) AND window_number >= $2",
+                list(keys),
+                oldest,
+            )
+        counts: dict[str, dict[int, int]] = {key: {} for key in keys}
+        for key, number, failures in rows:
+            counts[key][number] = failures
+        return [sliding_estimate(counts[key], now, self._throttle_window) for key in keys]
+
+    async def record_failure(self, keys: Sequence[str]) -> None:
+        number = window_number(self._wall_clock(), self._throttle_window)
+        async with self._connection() as db, db.transaction():
+            for key in sorted(keys):  # every instance locks rows in the same order, so two cannot deadlock
+                await db.execute(
+                    "INSERT INTO auth_failures (key, window_number, failures) VALUES ($1, $2, 1)"
+                    " ON CONFLICT (key, window_number) DO UPDATE SET failures = auth_failures.failures + 1",
+                    key,
+                    number,
+                )
+            await db.execute("DELETE FROM auth_failures WHERE window_number < $1", number - 1)
+
+
+def _is_connection_failure(error: BaseException) -> bool:
+    """Anything but an error the server reported about a statement, such as a constraint or a syntax error."""
+    return not isinstance(error, asyncpg.PostgresError) or isinstance(
+        error, asyncpg.PostgresConnectionError | asyncpg.exceptions.OperatorInterventionError
+    )
+
+
+def _placeholders(columns: str) -> str:
+    """'$1, $2, ...', one per column of a records.py column list."""
+    return ", ".join(f"${index}" for index in range(1, columns.count(",") + 2))
+
+
+def _row_count(status: str) -> int:
+    """The count at the end of a command status such as 'UPDATE 1' or 'DELETE 0'."""
+    return int(status.rpartition(" ")[2])

@@ -43,6 +43,8 @@ class SQLiteStorage(ClientRepository, SigningKeyRepository, RevokedTokens, Failu
     async def open(self) -> None:
         if not self._path.parent.is_dir():
             raise StorageUnavailable(f"the directory of the SQLite file does not exist: {self._path.parent}")
+        if self._path.is_dir():  # aiosqlite's failed connect leaves its worker thread behind: refuse first
+            raise StorageUnavailable(f"the SQLite path is a directory, not a database file: {self._path}")
         try:
             self._connection = await aiosqlite.connect(self._path, isolation_level=None)
             await self._connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
