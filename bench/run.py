@@ -175,6 +175,33 @@ def measure(wrk: str, url: str, scenario: Scenario, args: argparse.Namespace, wo
     return measurement
 
 
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+async def postgres_database(statement: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(POSTGRES_ADMIN, timeout=10)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+async def seed_one(env: dict[str, str]) -> tuple[str, str]:
+    from horus.app import build_container, resolved, shutdown
+    from horus.settings import settings_from_env
+
+    container = build_container(settings_from_env(env))
+    try:
+        created = await (await resolved(container.administration())).create(client_id="bench-pg", scope="read")
+        await resolved(container.key_ring())
+    finally:
+        await shutdown(container)
+    assert created.secret is not None
+    return created.client.client_id, created.secret
+
+
 async def seed(env: dict[str, str]) -> dict[str, object]:
     """Registers the benchmark's clients through Horus's own administration use case."""
     from horus.app import build_container, resolved, shutdown
@@ -257,6 +284,33 @@ def scenarios(seeded: dict[str, object]) -> list[Scenario]:
     ]
 
 
+def measure_postgresql(
+    wrk: str, args: argparse.Namespace, workdir: Path, env: dict[str, str], floor: Measurement
+) -> Measurement:
+    """(e): scenario (a) with PostgreSQL storage, in a database of its own."""
+    name = "horus_bench_" + secrets.token_hex(4)
+    asyncio.run(postgres_database(f"CREATE DATABASE {name}"))
+    try:
+        pg_env = {**env, "HORUS_STORAGE": f"postgresql://postgres@127.0.0.1:5432/{name}"}
+        client_id, secret = asyncio.run(seed_one(pg_env))
+        port = free_port()
+        print("measuring e: one client, PostgreSQL storage (legacy) ...", file=sys.stderr)
+        with server(
+            [sys.executable, "-m", "horus", "serve", "--port", str(port)], port, pg_env, workdir / "horus-pg.log"
+        ):
+            scenario = Scenario(
+                "e",
+                "one client, generated secret, PostgreSQL storage (legacy)",
+                LEGACY,
+                [legacy_body(client_id, secret)],
+            )
+            measurement = measure(wrk, f"http://127.0.0.1:{port}", scenario, args, workdir)
+    finally:
+        asyncio.run(postgres_database(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    measurement.ratio_to_floor = measurement.requests_per_second / floor.requests_per_second
+    return measurement
+
+
 def markdown(floor: Measurement, measurements: list[Measurement]) -> str:
     rows = ["| scenario | req/s | ratio to floor | p50 ms | p99 ms | non-2xx |", "|---|---|---|---|---|---|"]
     for m in [floor, *measurements]:
@@ -327,6 +381,9 @@ def main() -> None:
                 throughput = measurement.valid_requests_per_second or measurement.requests_per_second
                 measurement.ratio_to_floor = throughput / floor.requests_per_second
                 measurements.append(measurement)
+
+        if not args.scenarios or "e" in args.scenarios.split(","):
+            measurements.append(measure_postgresql(wrk, args, workdir, env, floor))
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     report = {
