@@ -23,12 +23,13 @@ class ClientAuthenticator:
 
     async def authenticate(self, client_id: str, secret: str, address: str | None = None) -> Client:
         """`address` is the caller's network address, for per-address throttling (None: not counted)."""
-        await self._throttle.check(client_id, address)
-        try:
-            return await self._verify(client_id, secret)
-        except InvalidClient:
-            await self._throttle.record_failure(client_id, address)
-            raise
+        async with self._throttle.one_at_a_time(client_id):
+            await self._throttle.check(client_id, address)
+            try:
+                return await self._verify(client_id, secret)
+            except InvalidClient:
+                await self._throttle.record_failure(client_id, address)
+                raise
 
     async def _verify(self, client_id: str, secret: str) -> Client:
         # Decided from the presented secret alone, so it reveals nothing about the client.
@@ -51,5 +52,8 @@ class ClientAuthenticator:
         return accepted
 
     async def _accepted(self, client: Client | None, client_id: str, secret: str) -> Client | None:
-        verified = await self._hasher.verify(client_id, secret, client.secret_hash if client else None)
-        return client if verified and client is not None and client.enabled else None
+        # A disabled client is verified against the dummy, like an unknown one: its right secret must not
+        # answer faster (a remembered argon2id success would) and so confirm a guess.
+        usable = client if client is not None and client.enabled else None
+        verified = await self._hasher.verify(client_id, secret, usable.secret_hash if usable else None)
+        return usable if verified else None

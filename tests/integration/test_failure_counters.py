@@ -70,3 +70,11 @@ async def test_two_processes_share_one_budget(tmp_path: Path) -> None:
     finally:
         await first.close()
         await second.close()
+
+
+async def test_concurrent_failures_on_one_connection_are_all_counted(counter_and_clock: CounterAndClock) -> None:
+    import asyncio
+
+    counter, _ = counter_and_clock
+    await asyncio.gather(*(counter.record_failure(["client:victim", "address:1"]) for _ in range(20)))
+    assert [20.0, 20.0] == list(await counter.recent_failures(["client:victim", "address:1"]))

@@ -116,3 +116,44 @@ def test_the_client_address(peer: str, forwarded: str | None, trusted: str, expe
 def test_trusted_proxies_must_be_addresses() -> None:
     with pytest.raises(ValueError, match="not-an-ip"):
         parse_networks("10.0.0.0/8, not-an-ip")
+
+
+async def test_a_burst_of_concurrent_guesses_is_held_to_the_limit() -> None:
+    import asyncio
+
+    from horus.adapters.storage.memory import MemoryStorage
+    from horus.domain.authentication import ClientAuthenticator
+    from horus.domain.errors import InvalidClient
+    from tests.unit.test_grant import RecordingHasher
+
+    storage = MemoryStorage()
+    hasher = RecordingHasher()
+    from horus.domain.client import Client
+    from tests.fakes import T0
+
+    await storage.add(Client("victim", "", (), True, "plain$right", T0, T0))
+    authenticator = ClientAuthenticator(
+        storage, hasher, FailureThrottle(MemoryFailureCounter(60), ThrottlePolicy(client_failures=10))
+    )
+
+    async def guess(index: int) -> str:
+        try:
+            await authenticator.authenticate("victim", f"guess-{index}", "10.0.0.1")
+        except InvalidClient:
+            return "401"
+        except TooManyAttempts:
+            return "429"
+        return "200"
+
+    outcomes = await asyncio.gather(*(guess(index) for index in range(200)))
+    assert {"401": 10, "429": 190} == {status: outcomes.count(status) for status in set(outcomes)}
+    assert 10 == len(hasher.verified)
+
+
+def test_ids_no_client_can_have_are_counted_under_a_bounded_digest() -> None:
+    from horus.domain.throttling import client_key
+
+    assert "client:svc" == client_key("svc")
+    assert client_key("a\x00b").startswith("client#")
+    assert "\x00" not in client_key("a\x00b")
+    assert len(client_key("x" * 5000)) < 50

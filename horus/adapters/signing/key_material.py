@@ -21,7 +21,6 @@ from horus.domain.signing_key import StoredSigningKey
 
 ES256 = "ES256"
 HS256 = "HS256"
-SUPPORTED_ALGORITHMS = (ES256, HS256)
 
 
 class SigningKeyError(Exception):

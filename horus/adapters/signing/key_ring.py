@@ -165,3 +165,5 @@ async def refresh_forever(source: StoredKeys, ring: KeyRing, interval: float = K
             LOG.warning("signing keys not refreshed: storage unavailable")
         except SigningKeyError as error:
             LOG.error("signing keys not refreshed: %s", error)
+        except Exception:  # the refresher must outlive any surprise, or rotations stop being followed
+            LOG.exception("signing keys not refreshed")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -37,6 +38,9 @@ class SQLiteStorage(ClientRepository, SigningKeyRepository, RevokedTokens, Failu
     def __init__(self, path: Path, throttle_window: float = 60.0, clock: Callable[[], float] = time.time) -> None:
         self._path = path
         self._connection: aiosqlite.Connection | None = None
+        # One connection per process: its transactions and writes must take turns, or a second
+        # BEGIN fails inside the first, or a write lands in someone else's transaction.
+        self._write_turn = asyncio.Lock()
         self._throttle_window = throttle_window
         self._wall_clock = clock
 
@@ -90,13 +94,14 @@ class SQLiteStorage(ClientRepository, SigningKeyRepository, RevokedTokens, Failu
         """BEGIN IMMEDIATE takes the write lock up front, so concurrent writers queue on the busy timeout."""
         db = self._db
         try:
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
-            await db.execute("COMMIT")
+            async with self._write_turn:
+                await db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                except BaseException:
+                    await db.execute("ROLLBACK")
+                    raise
+                await db.execute("COMMIT")
         except sqlite3.IntegrityError:
             raise
         except sqlite3.Error as error:
@@ -118,7 +123,7 @@ class SQLiteStorage(ClientRepository, SigningKeyRepository, RevokedTokens, Failu
 
     async def _write(self, sql: str, parameters: tuple[Any, ...]) -> int:
         try:
-            async with self._db.execute(sql, parameters) as cursor:
+            async with self._write_turn, self._db.execute(sql, parameters) as cursor:
                 return cursor.rowcount
         except sqlite3.IntegrityError:
             raise
