@@ -23,12 +23,11 @@ class ClientAuthenticator:
 
     async def authenticate(self, client_id: str, secret: str, address: str | None = None) -> Client:
         """`address` is the caller's network address, for per-address throttling (None: not counted)."""
-        async with self._throttle.one_at_a_time(client_id):
-            await self._throttle.check(client_id, address)
+        async with self._throttle.attempt(client_id, address) as attempt:
             try:
                 return await self._verify(client_id, secret)
             except InvalidClient:
-                await self._throttle.record_failure(client_id, address)
+                await attempt.failed()
                 raise
 
     async def _verify(self, client_id: str, secret: str) -> Client:
