@@ -1,4 +1,4 @@
-"""One behaviour suite for every failure counter: memory, and the database-backed ones shared by processes."""
+"""One behaviour suite for every failure counter: memory, SQLite and PostgreSQL (the last two shared by processes)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from horus.adapters.storage.postgresql import PostgreSQLStorage
 from horus.adapters.storage.sqlite import SQLiteStorage
 from horus.adapters.throttling.memory import MemoryFailureCounter
 from horus.ports.throttling import FailureCounter
+from tests.integration.postgresql_databases import ThrowawayPostgreSQLStorage, database_url
 
 WINDOW = 60.0
 
@@ -25,13 +27,17 @@ class Ticker:
 CounterAndClock = tuple[FailureCounter, Ticker]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 async def counter_and_clock(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[CounterAndClock]:
     ticker = Ticker()
     if request.param == "memory":
         yield MemoryFailureCounter(WINDOW, clock=ticker), ticker
         return
-    storage = SQLiteStorage(tmp_path / "h.db", WINDOW, clock=ticker)
+    storage: SQLiteStorage | ThrowawayPostgreSQLStorage = (
+        SQLiteStorage(tmp_path / "h.db", WINDOW, clock=ticker)
+        if request.param == "sqlite"
+        else ThrowawayPostgreSQLStorage(throttle_window=WINDOW, clock=ticker)
+    )
     await storage.open()
     try:
         yield storage, ticker
@@ -55,6 +61,22 @@ async def test_the_previous_window_fades_out(counter_and_clock: CounterAndClock)
     assert [7.5] == list(await counter.recent_failures(["k"]))
     ticker.now += WINDOW
     assert [0.0] == list(await counter.recent_failures(["k"]))
+
+
+async def test_two_postgresql_instances_share_one_budget() -> None:
+    ticker = Ticker()
+    first = ThrowawayPostgreSQLStorage(throttle_window=WINDOW, clock=ticker)
+    await first.open()
+    second = PostgreSQLStorage(database_url(first.database), throttle_window=WINDOW, clock=ticker)
+    await second.open()
+    try:
+        for _ in range(5):
+            await first.record_failure(["client:victim"])
+            await second.record_failure(["client:victim"])
+        assert [10.0] == list(await first.recent_failures(["client:victim"]))
+    finally:
+        await second.close()
+        await first.close()
 
 
 async def test_two_processes_share_one_budget(tmp_path: Path) -> None:

@@ -14,12 +14,11 @@ from typing import Protocol
 import pytest
 
 from horus.adapters.storage.memory import MemoryStorage
-from horus.adapters.storage.postgresql import PostgreSQLStorage
 from horus.adapters.storage.sqlite import SQLiteStorage
 from horus.ports.revocations import RevokedTokens
 from horus.ports.signing_keys import SigningKeyRepository
 from tests.fakes import T0
-from tests.integration.postgresql_databases import ThrowawayPostgreSQLStorage, database_url
+from tests.integration.postgresql_databases import ThrowawayPostgreSQLStorage
 from tests.integration.test_storage_adapters import make_key
 
 
@@ -116,58 +115,3 @@ async def test_adding_a_stored_kid_again_is_a_value_error_and_keeps_the_first(st
     with pytest.raises(ValueError, match="k1 already stored"):
         await storage.add_key(make_key("k1", T0 + timedelta(days=1)))
     assert [make_key("k1", T0)] == list(await storage.list_keys())
-
-
-# The failure counter on PostgreSQL
-
-WINDOW = 60.0
-
-
-class Ticker:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0  # the start of a window
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-async def counter() -> AsyncIterator[tuple[ThrowawayPostgreSQLStorage, Ticker]]:
-    ticker = Ticker()
-    storage = ThrowawayPostgreSQLStorage(throttle_window=WINDOW, clock=ticker)
-    await storage.open()
-    try:
-        yield storage, ticker
-    finally:
-        await storage.close()
-
-
-async def test_postgresql_counts_failures_per_key(counter: tuple[ThrowawayPostgreSQLStorage, Ticker]) -> None:
-    storage, _ = counter
-    for _ in range(3):
-        await storage.record_failure(["client:a", "address:1"])
-    await storage.record_failure(["client:b"])
-    assert [3.0, 3.0, 1.0, 0.0] == list(await storage.recent_failures(["client:a", "address:1", "client:b", "x"]))
-
-
-async def test_postgresql_lets_the_previous_window_fade_out(counter: tuple[ThrowawayPostgreSQLStorage, Ticker]) -> None:
-    storage, ticker = counter
-    for _ in range(10):
-        await storage.record_failure(["k"])
-    ticker.now += WINDOW * 1.25
-    assert [7.5] == list(await storage.recent_failures(["k"]))
-    ticker.now += WINDOW
-    assert [0.0] == list(await storage.recent_failures(["k"]))
-
-
-async def test_two_postgresql_instances_share_one_budget(counter: tuple[ThrowawayPostgreSQLStorage, Ticker]) -> None:
-    first, ticker = counter
-    second = PostgreSQLStorage(database_url(first.database), throttle_window=WINDOW, clock=ticker)
-    await second.open()
-    try:
-        for _ in range(5):
-            await first.record_failure(["client:victim"])
-            await second.record_failure(["client:victim"])
-        assert [10.0] == list(await first.recent_failures(["client:victim"]))
-    finally:
-        await second.close()

@@ -22,7 +22,7 @@ from horus.adapters.storage.records import (
     key_from_row,
     key_to_row,
 )
-from horus.adapters.throttling.windows import sliding_estimate, window_number
+from horus.adapters.throttling.windows import estimates_from_rows, window_number
 from horus.domain.client import Client
 from horus.domain.errors import ClientAlreadyExists, ClientNotFound, StorageUnavailable
 from horus.domain.signing_key import StoredSigningKey
@@ -202,10 +202,7 @@ class SQLiteStorage(ClientRepository, SigningKeyRepository, RevokedTokens, Failu
             f"SELECT key, window_number, failures FROM auth_failures WHERE key IN ({marks}) AND window_number >= ?",
             (*keys, oldest),
         )
-        counts: dict[str, dict[int, int]] = {key: {} for key in keys}
-        for key, number, failures in rows:
-            counts[key][number] = failures
-        return [sliding_estimate(counts[key], now, self._throttle_window) for key in keys]
+        return estimates_from_rows(keys, rows, now, self._throttle_window)
 
     async def record_failure(self, keys: Sequence[str]) -> None:
         number = window_number(self._wall_clock(), self._throttle_window)
