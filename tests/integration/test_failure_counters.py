@@ -25,6 +25,7 @@ class Ticker:
 
 
 CounterAndClock = tuple[FailureCounter, Ticker]
+FailureCounterStorage = SQLiteStorage | PostgreSQLStorage
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
@@ -63,11 +64,18 @@ async def test_the_previous_window_fades_out(counter_and_clock: CounterAndClock)
     assert [0.0] == list(await counter.recent_failures(["k"]))
 
 
-async def test_two_postgresql_instances_share_one_budget() -> None:
-    ticker = Ticker()
+def two_processes(kind: str, tmp_path: Path, ticker: Ticker) -> tuple[FailureCounterStorage, FailureCounterStorage]:
+    """Two storages on one database, as two processes or instances would hold them."""
+    if kind == "sqlite":
+        return SQLiteStorage(tmp_path / "h.db", WINDOW, ticker), SQLiteStorage(tmp_path / "h.db", WINDOW, ticker)
     first = ThrowawayPostgreSQLStorage(throttle_window=WINDOW, clock=ticker)
-    await first.open()
-    second = PostgreSQLStorage(database_url(first.database), throttle_window=WINDOW, clock=ticker)
+    return first, PostgreSQLStorage(database_url(first.database), throttle_window=WINDOW, clock=ticker)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_two_processes_share_one_budget(kind: str, tmp_path: Path) -> None:
+    first, second = two_processes(kind, tmp_path, Ticker())
+    await first.open()  # the first creates the database the second joins
     await second.open()
     try:
         for _ in range(5):
@@ -77,21 +85,6 @@ async def test_two_postgresql_instances_share_one_budget() -> None:
     finally:
         await second.close()
         await first.close()
-
-
-async def test_two_processes_share_one_budget(tmp_path: Path) -> None:
-    ticker = Ticker()
-    first, second = SQLiteStorage(tmp_path / "h.db", WINDOW, ticker), SQLiteStorage(tmp_path / "h.db", WINDOW, ticker)
-    await first.open()
-    await second.open()
-    try:
-        for _ in range(5):
-            await first.record_failure(["client:victim"])
-            await second.record_failure(["client:victim"])
-        assert [10.0] == list(await first.recent_failures(["client:victim"]))
-    finally:
-        await first.close()
-        await second.close()
 
 
 async def test_concurrent_failures_on_one_connection_are_all_counted(counter_and_clock: CounterAndClock) -> None:
