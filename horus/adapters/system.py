@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import os
 import secrets
 from datetime import UTC, datetime
 
 from horus.ports.clock import Clock
 from horus.ports.randomness import Randomness
+
+POOL_BYTES = 4096
 
 
 class SystemClock(Clock):
@@ -14,9 +18,42 @@ class SystemClock(Clock):
         return datetime.now(UTC)
 
 
+class RandomPool:
+    """Bytes from the OS CSPRNG, fetched 4 KiB at a time for the per-request ids (jti, request id).
+
+    One getrandom call per ~150 requests instead of two per request: on a busy core each system call
+    also costs the Python code after it warm caches. A forked child starts with an empty pool, so no
+    two processes hand out the same bytes. Secrets and keys do not come from here (secrets.token_bytes).
+    """
+
+    def __init__(self, size: int = POOL_BYTES) -> None:
+        self._size = size
+        self._pool = b""
+        self._offset = 0
+        os.register_at_fork(after_in_child=self.clear)
+
+    def clear(self) -> None:
+        self._pool, self._offset = b"", 0
+
+    def take(self, count: int) -> bytes:
+        start = self._offset
+        if start + count > len(self._pool):
+            self._pool, start = os.urandom(max(self._size, count)), 0
+        self._offset = start + count
+        return self._pool[start : start + count]
+
+
+_ids = RandomPool()
+
+
+def random_id_bytes(count: int) -> bytes:
+    """Unguessable bytes for ids (not for secrets or keys)."""
+    return _ids.take(count)
+
+
 class SystemRandomness(Randomness):
     def token_bytes(self, count: int) -> bytes:
         return secrets.token_bytes(count)
 
     def token_id(self) -> str:
-        return secrets.token_urlsafe(16)
+        return base64.urlsafe_b64encode(random_id_bytes(16)).rstrip(b"=").decode("ascii")

@@ -7,9 +7,8 @@ guessing rate against one clientId is held to the limit whatever else it sends.
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from horus.domain.client import is_registrable_client_id
@@ -31,13 +30,46 @@ def client_key(client_id: str) -> str:
     return "client#" + hashlib.sha256(client_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-@dataclass
 class _Turns:
-    """Per clientId, in this process: who is authenticating, and how many of them have failed so far."""
+    """Per clientId, in this process: who is authenticating, whose turn it is, and how many have failed so far.
 
-    lock: asyncio.Lock
-    users: int = 0
-    failures: int = 0
+    The turn is taken by whoever finds it free, not handed to the longest waiter as asyncio.Lock does:
+    under steady load a FIFO hand-off turns one slow turn (a storage read) into a lasting convoy in
+    which every request waits a loop round for its turn (measured: 33,000 of 39,000 turns waited).
+    """
+
+    __slots__ = ("_waiters", "failures", "held", "users")
+
+    def __init__(self) -> None:
+        self.users = 0
+        self.failures = 0
+        self.held = False
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    async def take(self) -> None:
+        while self.held:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake_one()  # woken, then cancelled: pass the wake-up on
+                else:
+                    self._waiters.remove(waiter)
+                raise
+        self.held = True
+
+    def give_back(self) -> None:
+        self.held = False
+        self._wake_one()
+
+    def _wake_one(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
 
 
 class Attempt:
@@ -50,6 +82,56 @@ class Attempt:
     async def failed(self) -> None:
         self._turns.failures += 1
         await self._throttle.record_failure(self._client_id, self._address)
+
+
+class _AttemptTurn:
+    """`async with throttle.attempt(...)`: a class rather than @asynccontextmanager, which costs ~3 us a request."""
+
+    def __init__(self, throttle: FailureThrottle, client_id: str, address: str | None) -> None:
+        self._throttle = throttle
+        self._client_id = client_id
+        self._address = address
+        self._key = client_key(client_id)
+        self._turns: _Turns | None = None
+        self._locked = False
+
+    async def __aenter__(self) -> Attempt:
+        throttle = self._throttle
+        turns = throttle._turns.get(self._key)
+        if turns is None:
+            turns = throttle._turns[self._key] = _Turns()
+        turns.users += 1
+        self._turns = turns
+        seen = turns.failures
+        try:
+            counts = await throttle._counter.recent_failures(throttle._keys(self._client_id, self._address))
+            await turns.take()
+            self._locked = True
+            since = turns.failures - seen  # possibly counted twice: errs on the side of refusing
+            policy = throttle._policy
+            if counts[0] + since >= policy.client_failures or (
+                len(counts) > 1 and counts[1] + since >= policy.address_failures
+            ):
+                raise TooManyAttempts(policy.window_seconds)
+        except BaseException:
+            self._leave()
+            raise
+        return Attempt(throttle, self._client_id, self._address, turns)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._leave()
+
+    def _leave(self) -> None:
+        turns = self._turns
+        if turns is None:
+            return
+        self._turns = None
+        if self._locked:
+            self._locked = False
+            turns.give_back()
+        turns.users -= 1
+        if turns.users == 0:
+            del self._throttle._turns[self._key]
 
 
 class FailureThrottle:
@@ -65,33 +147,14 @@ class FailureThrottle:
             keys.append("address:" + address)
         return keys
 
-    @asynccontextmanager
-    async def attempt(self, client_id: str, address: str | None) -> AsyncIterator[Attempt]:
+    def attempt(self, client_id: str, address: str | None) -> _AttemptTurn:
         """Refuses (TooManyAttempts) past a limit; otherwise the caller verifies, calling failed() on failure.
 
         The counters are read concurrently, then the verifications of one clientId take turns, and each
         turn also counts the failures other turns recorded since its read: a burst of concurrent guesses
         cannot all pass before the first failure is counted. Successes are quick, so turns are short.
         """
-        key = client_key(client_id)
-        turns = self._turns.get(key)
-        if turns is None:
-            turns = self._turns[key] = _Turns(asyncio.Lock())
-        turns.users += 1
-        seen = turns.failures
-        try:
-            counts = list(await self._counter.recent_failures(self._keys(client_id, address)))
-            async with turns.lock:
-                since = turns.failures - seen  # possibly counted twice: errs on the side of refusing
-                counts = [count + since for count in counts]
-                limits = (self._policy.client_failures, self._policy.address_failures)
-                if any(count >= limit for count, limit in zip(counts, limits, strict=False)):
-                    raise TooManyAttempts(self._policy.window_seconds)
-                yield Attempt(self, client_id, address, turns)
-        finally:
-            turns.users -= 1
-            if turns.users == 0:
-                del self._turns[key]
+        return _AttemptTurn(self, client_id, address)
 
     async def check(self, client_id: str, address: str | None) -> None:
         """Raises TooManyAttempts when the clientId or the address is over its limit."""

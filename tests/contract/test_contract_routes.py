@@ -43,7 +43,8 @@ def served_operations() -> set[tuple[str, str]]:
     return {
         (route.path, method)
         for route in app.litestar.routes
-        for method in route.methods
+        # An ASGI route handler takes every method; the methods it serves are in its opt.
+        for method in route.methods or route.route_handler.opt["methods"]
         if method not in IMPLICIT_METHODS
     }
 

@@ -10,7 +10,7 @@ from litestar.exceptions import HTTPException
 from litestar.types import ExceptionHandlersMap
 
 from horus.adapters.http.json_body import UnsupportedMediaType
-from horus.adapters.http.legacy_envelope import envelope_response
+from horus.adapters.http.legacy_envelope import METHOD_NOT_ALLOWED_MESSAGE, envelope_response
 from horus.adapters.http.request_context import annotate
 from horus.domain.errors import ErrorCode, HorusError, TooManyAttempts
 
@@ -27,7 +27,7 @@ _STATUS_CODES = {
 _STATUS_MESSAGES = {
     ErrorCode.BAD_REQUEST: "the request is malformed",
     ErrorCode.NOT_FOUND: "no such endpoint",
-    ErrorCode.METHOD_NOT_ALLOWED: "method not allowed on this endpoint",
+    ErrorCode.METHOD_NOT_ALLOWED: METHOD_NOT_ALLOWED_MESSAGE,
     ErrorCode.BODY_TOO_LARGE: "the request body is too large (16 KiB at most)",
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: "unsupported content type",
 }

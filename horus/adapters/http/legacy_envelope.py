@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import msgspec
 from litestar import Response
 
+from horus.adapters.http.asgi_exchange import Scope, Send, send_json
+from horus.adapters.http.request_context import annotate
 from horus.domain.errors import ErrorCode
 
 JSON = "application/json"
@@ -22,6 +26,7 @@ class LegacyEnvelope(msgspec.Struct):
     content: LegacyTokenContent | None
 
 
+METHOD_NOT_ALLOWED_MESSAGE = "method not allowed on this endpoint"
 NO_STORE_HEADERS = {"cache-control": "no-store", "pragma": "no-cache"}
 
 
@@ -37,3 +42,17 @@ def envelope_response(
         media_type=JSON,
         headers={**NO_STORE_HEADERS, **(headers or {})},
     )
+
+
+async def answer_other_method(scope: Scope, send: Send, allowed: Iterable[str]) -> None:
+    """For an ASGI route handler, what Litestar does for its own routes: OPTIONS lists the methods, and any
+    other method is a routing error, answered in the legacy envelope on every path (openapi/horus.yaml)."""
+    allow = ", ".join(sorted({"OPTIONS", *allowed}))
+    if scope["method"] == "OPTIONS":
+        await send({"type": "http.response.start", "status": 204, "headers": [(b"allow", allow.encode("ascii"))]})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    code = ErrorCode.METHOD_NOT_ALLOWED
+    annotate(scope, code=int(code))
+    body = msgspec.json.encode(LegacyEnvelope(int(code), METHOD_NOT_ALLOWED_MESSAGE, None))
+    await send_json(send, body, code.http_status, ((b"allow", allow.encode("ascii")),))

@@ -1,17 +1,20 @@
-"""POST /v1/nonspec/oauth2/auth/server: the legacy Horus token endpoint, contract fixed by the seed document."""
+"""POST /v1/nonspec/oauth2/auth/server: the legacy Horus token endpoint, contract fixed by the seed document.
+
+An ASGI route handler (see asgi_exchange): the hot path reads and answers at the ASGI level;
+every error is raised and answered in the legacy envelope by the app's exception handlers.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
-from litestar import Request, Response, post
+from litestar import asgi
 
+from horus.adapters.http.asgi_exchange import Receive, Scope, Send, header, read_body, send_json
 from horus.adapters.http.client_address import client_address
 from horus.adapters.http.json_body import MAX_JSON_BODY, UnsupportedMediaType, decode_json_object, media_type
-from horus.adapters.http.legacy_envelope import JSON, LegacyTokenContent, envelope_response
+from horus.adapters.http.legacy_envelope import JSON, LegacyEnvelope, LegacyTokenContent, answer_other_method
 from horus.adapters.http.request_context import annotate
-from horus.adapters.http.services import services_of
+from horus.adapters.http.services import services_in
 from horus.domain.client import is_registrable_client_id
 from horus.domain.errors import ErrorCode
 from horus.domain.token_request import (
@@ -22,6 +25,7 @@ from horus.domain.token_request import (
 )
 
 LEGACY_TOKEN_PATH = "/v1/nonspec/oauth2/auth/server"
+SUCCESS = int(ErrorCode.SUCCESS)
 
 
 class LegacyTokenRequest(msgspec.Struct):
@@ -32,16 +36,16 @@ class LegacyTokenRequest(msgspec.Struct):
     clientSecret: object = None
 
 
-@post(
-    LEGACY_TOKEN_PATH,
-    request_max_body_size=MAX_JSON_BODY,
-)
-async def issue_legacy_token(request: Request[Any, Any, Any]) -> Response[bytes]:
-    services = services_of(request)
-    content_type = request.headers.get("content-type")
+@asgi(LEGACY_TOKEN_PATH, is_mount=False, copy_scope=False, opt={"methods": ("POST",)})
+async def issue_legacy_token(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["method"] != "POST":
+        await answer_other_method(scope, send, ("POST",))
+        return
+    services = services_in(scope)
+    content_type = header(scope, b"content-type")
     if content_type is not None and media_type(content_type) != JSON:
         raise UnsupportedMediaType(JSON)
-    body = await request.body()
+    body = await read_body(scope, receive, MAX_JSON_BODY)
     if content_type is None and body:
         raise UnsupportedMediaType(JSON)
     fields = decode_json_object(body, LegacyTokenRequest)
@@ -49,12 +53,9 @@ async def issue_legacy_token(request: Request[Any, Any, Any]) -> Response[bytes]
     client_secret = required_text("clientSecret", fields.clientSecret, MAX_CLIENT_SECRET_LENGTH)
     require_client_credentials("grantType", fields.grantType)
     if is_registrable_client_id(client_id):
-        annotate(request.scope, client_id=client_id)
-    address = client_address(request.scope, services.trusted_proxies)
+        annotate(scope, client_id=client_id)
+    address = client_address(scope, services.trusted_proxies)
     issued = await services.grant.issue(client_id, client_secret, address=address)
-    annotate(request.scope, code=int(ErrorCode.SUCCESS))
-    return envelope_response(
-        ErrorCode.SUCCESS,
-        "success",
-        LegacyTokenContent(expiresIn=f"{issued.expires_in}s", accessToken=issued.access_token, tokenType="bearer"),
-    )
+    annotate(scope, code=SUCCESS)
+    content = LegacyTokenContent(expiresIn=f"{issued.expires_in}s", accessToken=issued.access_token, tokenType="bearer")
+    await send_json(send, msgspec.json.encode(LegacyEnvelope(SUCCESS, "success", content)))

@@ -8,20 +8,31 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Request, Response, Router, post
+from litestar import Request, Response, Router, asgi, post
 
+from horus.adapters.http.asgi_exchange import (
+    Receive,
+    Scope,
+    Send,
+    header,
+    read_body,
+    send_json,
+)
 from horus.adapters.http.client_address import client_address
 from horus.adapters.http.client_credentials import PresentedCredentials, presented_credentials
-from horus.adapters.http.form_body import MAX_FORM_BODY, read_form
-from horus.adapters.http.legacy_envelope import JSON, NO_STORE_HEADERS
+from horus.adapters.http.form_body import FORM, MAX_FORM_BODY, parse_form, read_form
+from horus.adapters.http.json_body import UnsupportedMediaType, media_type
+from horus.adapters.http.legacy_envelope import JSON, NO_STORE_HEADERS, answer_other_method
 from horus.adapters.http.oauth_errors import AUTHORIZATION_ATTEMPTED, OAUTH_EXCEPTION_HANDLERS
 from horus.adapters.http.request_context import annotate
-from horus.adapters.http.services import HttpServices, services_of
+from horus.adapters.http.services import HttpServices, services_in, services_of
 from horus.domain.client import Client, is_registrable_client_id
 from horus.domain.errors import ErrorCode
 from horus.domain.token_request import requested_scopes, require_client_credentials, required_text
 
 OAUTH_PREFIX = "/v1/oauth"
+TOKEN_PATH = "/token"
+SUCCESS = int(ErrorCode.SUCCESS)
 MAX_TOKEN_PARAMETER = 8192
 
 
@@ -52,36 +63,43 @@ def _json(payload: bytes) -> Response[bytes]:
     return Response(payload, media_type=JSON, headers=NO_STORE_HEADERS)
 
 
-def _credentials(request: Request[Any, Any, Any], form: dict[str, str]) -> PresentedCredentials:
-    authorization = request.headers.get("authorization")
+def _credentials(scope: Any, authorization: str | None, form: dict[str, str]) -> PresentedCredentials:
     if authorization is not None:
-        annotate(request.scope, **{AUTHORIZATION_ATTEMPTED: True})
+        annotate(scope, **{AUTHORIZATION_ATTEMPTED: True})
     credentials = presented_credentials(authorization, form)
     if is_registrable_client_id(credentials.client_id):
-        annotate(request.scope, client_id=credentials.client_id)
+        annotate(scope, client_id=credentials.client_id)
     return credentials
 
 
 async def _authenticated_client(request: Request[Any, Any, Any], services: HttpServices) -> tuple[Client, str]:
     form = await read_form(request)
-    credentials = _credentials(request, form)
+    credentials = _credentials(request.scope, request.headers.get("authorization"), form)
     address = client_address(request.scope, services.trusted_proxies)
     client = await services.authenticator.authenticate(credentials.client_id, credentials.client_secret, address)
     token = required_text("token", form.get("token"), MAX_TOKEN_PARAMETER)
     return client, token
 
 
-@post("/token", request_max_body_size=MAX_FORM_BODY, status_code=200)
-async def issue_token(request: Request[Any, Any, Any]) -> Response[bytes]:
-    services = services_of(request)
-    form = await read_form(request)
+@asgi(TOKEN_PATH, is_mount=False, copy_scope=False, opt={"methods": ("POST",)})
+async def issue_token(scope: Scope, receive: Receive, send: Send) -> None:
+    """An ASGI route handler, the token hot path: see asgi_exchange and direct_routes."""
+    if scope["method"] != "POST":
+        await answer_other_method(scope, send, ("POST",))
+        return
+    services = services_in(scope)
+    if media_type(header(scope, b"content-type")) != FORM:
+        raise UnsupportedMediaType(FORM)
+    form = parse_form(await read_body(scope, receive, MAX_FORM_BODY))
     require_client_credentials("grant_type", form.get("grant_type"))
-    credentials = _credentials(request, form)
+    credentials = _credentials(scope, header(scope, b"authorization"), form)
     scopes = requested_scopes("scope", form.get("scope"))
-    address = client_address(request.scope, services.trusted_proxies)
+    address = client_address(scope, services.trusted_proxies)
     issued = await services.grant.issue(credentials.client_id, credentials.client_secret, scopes, address)
-    annotate(request.scope, code=int(ErrorCode.SUCCESS))
-    return _json(msgspec.json.encode(TokenResponse(issued.access_token, "Bearer", issued.expires_in, issued.scope)))
+    annotate(scope, code=SUCCESS)
+    await send_json(
+        send, msgspec.json.encode(TokenResponse(issued.access_token, "Bearer", issued.expires_in, issued.scope))
+    )
 
 
 @post("/introspect", request_max_body_size=MAX_FORM_BODY, status_code=200)

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
-from horus.adapters.observability.logs import request_id_var
+from horus.adapters.observability.logs import ACCESS_LOGGER, request_id_var, write_access_line
 from horus.adapters.observability.metrics import Metrics
+from horus.adapters.system import random_id_bytes
 
 REQUEST_ID_HEADER = b"x-horus-request-id"
 _VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
-ACCESS_LOG = logging.getLogger("horus.access")
+ACCESS_LOG = logging.getLogger(ACCESS_LOGGER)
 # Plain ASGI types: Litestar's TypedDicts add nothing to a middleware that only reads a few keys.
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -29,7 +29,7 @@ CONTEXT_KEY = "horus"
 
 
 def new_request_id() -> str:
-    return secrets.token_hex(12)
+    return random_id_bytes(12).hex()
 
 
 def incoming_request_id(headers: Iterable[tuple[bytes, bytes]]) -> str:
@@ -56,6 +56,9 @@ class RequestContextMiddleware:
         self.app = app
         self.metrics = metrics
 
+    async def dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -75,7 +78,7 @@ class RequestContextMiddleware:
         async def send_with_request_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status = facts["status"] = message["status"]
                 headers = [(n, v) for n, v in message.get("headers", ()) if n.lower() != REQUEST_ID_HEADER]
                 headers.append((REQUEST_ID_HEADER, header_value))
                 message["headers"] = headers
@@ -84,7 +87,7 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_request_id)
+            await self.dispatch(scope, receive, send_with_request_id)
         finally:
             elapsed = time.perf_counter() - started
             if self.metrics is not None:
@@ -97,16 +100,13 @@ class RequestContextMiddleware:
                     elapsed,
                 )
             if ACCESS_LOG.isEnabledFor(logging.INFO):
-                ACCESS_LOG.info(
-                    "request",
-                    extra={
-                        "request_id": request_id,
-                        "method": "HEAD" if is_head else scope["method"],
-                        "path": scope["path"],
-                        "status": status,
-                        "code": facts.get("code"),
-                        "client_id": facts.get("client_id"),
-                        "latency_ms": round(elapsed * 1000, 3),
-                    },
+                write_access_line(
+                    request_id,
+                    "HEAD" if is_head else scope["method"],
+                    scope["path"],
+                    status,
+                    facts.get("code"),
+                    facts.get("client_id"),
+                    round(elapsed * 1000, 3),
                 )
             request_id_var.reset(token)

@@ -11,8 +11,8 @@ import collections
 import copy
 import logging
 import logging.handlers
-import queue
 import sys
+import threading
 import time
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -67,56 +67,136 @@ class _ContextQueueHandler(logging.handlers.QueueHandler):
         return record
 
 
-class _PollingQueue:
-    """A queue whose reader polls: putting a record wakes no thread.
+class AccessLine(msgspec.Struct):
+    """The per-request line, in the same shape as a formatted record of the horus.access logger."""
 
-    With a blocking queue every log line hands the GIL to the writer thread and back (two
-    thread switches per request on a single core); polling every 50 ms lets the writer
-    drain a whole burst at once. Lines reach the stream at most 50 ms late.
+    time: str
+    level: str
+    logger: str
+    message: str
+    request_id: str
+    method: str
+    path: str
+    status: int
+    code: int | None
+    client_id: str | None
+    latency_ms: float
+
+
+class _SecondClock:
+    """ISO 8601 UTC time with milliseconds; the text up to the second is made once per second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def text(self, now: float) -> str:
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        return f"{self._prefix}.{int((now - second) * 1000):03d}+00:00"
+
+
+class _LineWriter:
+    """Writes log lines from a thread that polls: queueing a line wakes no thread and makes no system call.
+
+    On one busy core, waking a writer per line costs two thread switches per request; polling every
+    50 ms lets the writer format a whole burst and write it with one call. Lines are at most 50 ms late.
+    Items are access lines already encoded on the request path, or records formatted here.
     """
 
     POLL_SECONDS = 0.05
 
-    def __init__(self) -> None:
-        self._items: collections.deque[logging.LogRecord] = collections.deque()
+    def __init__(self, stream: TextIO, formatter: logging.Formatter) -> None:
+        self._stream = stream
+        self._formatter = formatter
+        self._items: collections.deque[bytes | logging.LogRecord] = collections.deque()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="horus-log-writer", daemon=True)
 
-    def put_nowait(self, item: logging.LogRecord) -> None:
+    def start(self) -> None:
+        self._thread.start()
+
+    def put_nowait(self, item: bytes | logging.LogRecord) -> None:  # the QueueHandler's queue interface
         self._items.append(item)
 
-    def get(self, block: bool = True) -> logging.LogRecord:
-        while True:
+    def _run(self) -> None:
+        while not self._stopping.wait(self.POLL_SECONDS):
+            self._drain()
+        self._drain()
+
+    def _drain(self) -> None:
+        lines: list[str] = []
+        while self._items:
+            item = self._items.popleft()
+            if isinstance(item, bytes):
+                lines.append(item.decode("utf-8"))
+            else:
+                lines.append(self._formatter.format(item))
+        if lines:
+            lines.append("")
             try:
-                return self._items.popleft()
-            except IndexError:
-                if not block:
-                    raise queue.Empty from None
-                time.sleep(self.POLL_SECONDS)
+                self._stream.write("\n".join(lines))
+                self._stream.flush()
+            except (OSError, ValueError):  # a closed or broken stream must not kill the writer
+                pass
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
 
 
-_listener: logging.handlers.QueueListener | None = None
+_writer: _LineWriter | None = None
+_clock = _SecondClock()
+ACCESS_LOGGER = "horus.access"
+
+
+def write_access_line(
+    request_id: str,
+    method: str,
+    path: str,
+    status: int,
+    code: int | None,
+    client_id: str | None,
+    latency_ms: float,
+) -> None:
+    """Queues one access line, encoded here (about 1 us): the logging module would spend ~40 us on it."""
+    if _writer is not None:
+        line = AccessLine(
+            _clock.text(time.time()),
+            "info",
+            ACCESS_LOGGER,
+            "request",
+            request_id,
+            method,
+            path,
+            status,
+            code,
+            client_id,
+            latency_ms,
+        )
+        _writer.put_nowait(msgspec.json.encode(line))
 
 
 def configure_logging(level: str, stream: TextIO | None = None) -> None:
-    """Routes every 'horus' logger through a queue to one JSON stream handler (stderr by default)."""
-    global _listener
-    if _listener is not None:
-        _listener.stop()
-    output = logging.StreamHandler(stream or sys.stderr)
-    output.setFormatter(JsonFormatter())
-    log_queue = _PollingQueue()
-    queue_handler = _ContextQueueHandler(log_queue)
+    """Routes every 'horus' logger through the polling writer to one JSON stream (stderr by default)."""
+    global _writer
+    if _writer is not None:
+        _writer.stop()
+    _writer = _LineWriter(stream or sys.stderr, JsonFormatter())
+    queue_handler = _ContextQueueHandler(_writer)  # type: ignore[arg-type]
     for name in ("horus", "uvicorn.error"):
         logger = logging.getLogger(name)
         logger.handlers[:] = [queue_handler]
         logger.setLevel(level)
         logger.propagate = False
-    _listener = logging.handlers.QueueListener(log_queue, output)
-    _listener.start()
+    _writer.start()
     atexit.register(stop_logging)
 
 
 def stop_logging() -> None:
-    global _listener
-    if _listener is not None:
-        _listener.stop()
-        _listener = None
+    global _writer
+    if _writer is not None:
+        _writer.stop()
+        _writer = None

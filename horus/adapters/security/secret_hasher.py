@@ -33,6 +33,7 @@ def _utf8(secret: str) -> bytes:
 class SchemeSecretHasher(SecretHasher):
     def __init__(self, hmac_key: bytes, argon2_hasher: argon2.PasswordHasher | None = None) -> None:
         self._hmac_key = hmac_key
+        self._keyed_hmac = hmac.new(hmac_key, digestmod=hashlib.sha256)
         self._cache_key = hmac.new(hmac_key, b"horus/verified-cache/v1", hashlib.sha256).digest()
         self._verified: OrderedDict[bytes, None] = OrderedDict()
         self._running: dict[bytes, asyncio.Future[bool]] = {}
@@ -43,7 +44,9 @@ class SchemeSecretHasher(SecretHasher):
         self._argon2_slots = asyncio.Semaphore(MAX_CONCURRENT_ARGON2)
 
     def _hmac_hex(self, secret: str) -> str:
-        return hmac.new(self._hmac_key, _utf8(secret), hashlib.sha256).hexdigest()
+        keyed = self._keyed_hmac.copy()  # the key schedule is done once, in __init__
+        keyed.update(_utf8(secret))
+        return keyed.hexdigest()
 
     def hash_generated(self, secret: str) -> str:
         return HMAC_SCHEME + self._hmac_hex(secret)

@@ -1,16 +1,22 @@
-"""RFC 9068 access tokens: compact JWS with typ at+jwt, signed through PyJWT's algorithm objects.
+"""RFC 9068 access tokens: compact JWS with typ at+jwt.
 
 The header never changes for a key, so it is serialised once; per token only the claims
-are encoded and signed (what jwt.encode would redo on every call).
+are encoded and signed (what jwt.encode would redo on every call). ES256 signs with
+cryptography directly, the call PyJWT's ECAlgorithm makes, without the per-call ECDSA
+object and DER re-encoding around it (3 us of 26); HS256 goes through PyJWT's algorithm.
+Tokens are verified with PyJWT (tests and jwt_verifier), so both stay one format.
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from collections.abc import Callable
 
 import msgspec
-from jwt.algorithms import Algorithm, ECAlgorithm, HMACAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from jwt.algorithms import HMACAlgorithm
 
 from horus.adapters.signing.key_material import ES256, HS256, AsymmetricKey, SigningKeyError, b64url
 from horus.domain.token import AccessTokenClaims
@@ -32,11 +38,10 @@ class _Claims(msgspec.Struct, omit_defaults=True):
 
 
 class JwtSigner(TokenSigner):
-    def __init__(self, kid: str, algorithm: Algorithm, alg_name: str, key: Any) -> None:
+    def __init__(self, kid: str, alg_name: str, signature: Callable[[bytes], bytes]) -> None:
         self.kid = kid
         self.alg_name = alg_name
-        self._algorithm = algorithm
-        self._key = key
+        self._signature = signature
         header = msgspec.json.encode({"alg": alg_name, "kid": kid, "typ": TOKEN_TYPE})
         self._header_segment = b64url(header).encode("ascii") + b"."
 
@@ -54,12 +59,20 @@ class JwtSigner(TokenSigner):
             )
         )
         signing_input = self._header_segment + b64url(payload).encode("ascii")
-        signature = self._algorithm.sign(signing_input, self._key)
+        signature = self._signature(signing_input)
         return (signing_input + b"." + b64url(signature).encode("ascii")).decode("ascii")
 
 
 def es256_signer(key: AsymmetricKey) -> JwtSigner:
-    return JwtSigner(key.kid, ECAlgorithm(ECAlgorithm.SHA256), ES256, key.private_key)
+    private_key = key.private_key  # es256_key has checked the curve
+    ecdsa = ec.ECDSA(hashes.SHA256())
+
+    def signature(signing_input: bytes) -> bytes:
+        # JWS (RFC 7518 3.4) wants R || S, 32 bytes each, where cryptography returns DER.
+        r, s = decode_dss_signature(private_key.sign(signing_input, ecdsa))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+    return JwtSigner(key.kid, ES256, signature)
 
 
 def hs256_kid(secret: bytes) -> str:
@@ -75,4 +88,5 @@ def hs256_secret(text: str) -> bytes:
 
 
 def hs256_signer(secret: bytes) -> JwtSigner:
-    return JwtSigner(hs256_kid(secret), HMACAlgorithm(HMACAlgorithm.SHA256), HS256, secret)
+    algorithm = HMACAlgorithm(HMACAlgorithm.SHA256)
+    return JwtSigner(hs256_kid(secret), HS256, lambda signing_input: algorithm.sign(signing_input, secret))
