@@ -138,7 +138,7 @@ class Container(containers.DeclarativeContainer):
         storage=open_storage,
     )
     throttle = providers.Singleton(FailureThrottle, failure_counter, throttle_policy)
-    cached_clients = providers.Singleton(CachedClientRepository, open_storage, config.client_cache_ttl)
+    cached_clients = providers.Singleton(CachedClientRepository, open_storage, open_storage, config.client_cache_ttl)
     authenticator = providers.Singleton(ClientAuthenticator, cached_clients, secret_hasher, throttle)
     grant = providers.Singleton(ClientCredentialsGrant, authenticator, key_ring, clock, randomness, token_policy)
     verifier = providers.Singleton(JwtVerifier, key_ring, config.issuer, config.audience, clock)

@@ -22,3 +22,9 @@ class ClientRepository(Protocol):
     async def remove(self, client_id: str) -> None: ...
 
     async def list_all(self) -> Sequence[Client]: ...
+
+
+class ClientChanges(Protocol):
+    async def client_revision(self) -> int:
+        """A number that changes whenever any process adds, changes or removes a client."""
+        ...

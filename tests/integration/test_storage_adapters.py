@@ -26,7 +26,7 @@ from horus.adapters.storage.sqlite import SQLiteStorage
 from horus.domain.client import Client
 from horus.domain.errors import ClientAlreadyExists, ClientNotFound, StorageUnavailable
 from horus.domain.signing_key import StoredSigningKey
-from horus.ports.clients import ClientRepository
+from horus.ports.clients import ClientChanges, ClientRepository
 from horus.ports.signing_keys import SigningKeyRepository
 from tests.fakes import T0
 from tests.integration.postgresql_databases import ThrowawayPostgreSQLStorage
@@ -62,7 +62,7 @@ async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
 @pytest.fixture(params=["direct", "cached"])
 def clients(request: pytest.FixtureRequest, storage: Storage) -> ClientRepository:
     """Every storage as the composition root uses it: directly (CLI), and behind the token path's client cache."""
-    return storage if request.param == "direct" else CachedClientRepository(storage)
+    return storage if request.param == "direct" else CachedClientRepository(storage, storage)
 
 
 def make_client(client_id: str = "billing.apps", **changes: Any) -> Client:
@@ -197,6 +197,29 @@ async def test_a_change_is_seen_by_the_next_read_even_after_an_earlier_read(clie
     assert make_client(enabled=False) == await clients.get("billing.apps")
     await clients.remove("billing.apps")
     assert None is await clients.get("billing.apps")
+
+
+async def test_every_client_write_changes_the_revision_and_a_failed_one_does_not(storage: Storage) -> None:
+    changes: ClientChanges = storage  # type: ignore[assignment]
+    seen = [await changes.client_revision()]
+    await storage.add(make_client())
+    seen.append(await changes.client_revision())
+    await storage.update(make_client(enabled=False))
+    seen.append(await changes.client_revision())
+    await storage.remove("billing.apps")
+    seen.append(await changes.client_revision())
+    assert len(set(seen)) == 4, seen
+    with pytest.raises(ClientNotFound):
+        await storage.update(make_client("nobody"))
+    with pytest.raises(ClientNotFound):
+        await storage.remove("nobody")
+    await storage.add(make_client("twice"))
+    before = await changes.client_revision()
+    with pytest.raises(ClientAlreadyExists):
+        await storage.add(make_client("twice"))
+    assert before == await changes.client_revision()
+    await storage.add_key(make_key("k1", T0))
+    assert before == await changes.client_revision()  # keys are not clients
 
 
 # Signing keys

@@ -1,23 +1,41 @@
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from horus.adapters.storage.client_cache import CachedClientRepository
 from horus.adapters.storage.memory import MemoryStorage
 from horus.domain.client import Client
+from horus.domain.errors import StorageUnavailable
 from tests.fakes import T0
 
 
 @dataclass
 class CountingStorage(MemoryStorage):
     reads: list[str] = field(default_factory=list)
+    revision_reads: int = 0
+    revision_fails: bool = False
+    during_next_read: Callable[[], Awaitable[None]] | None = None
 
     def __post_init__(self) -> None:
         MemoryStorage.__init__(self)
 
     async def get(self, client_id: str, fresh: bool = False) -> Client | None:
         self.reads.append(client_id)
-        return await MemoryStorage.get(self, client_id, fresh)
+        found = await MemoryStorage.get(self, client_id, fresh)
+        if self.during_next_read is not None:
+            during, self.during_next_read = self.during_next_read, None
+            await during()
+        return found
+
+    async def client_revision(self) -> int:
+        self.revision_reads += 1
+        if self.revision_fails:
+            raise StorageUnavailable()
+        return await MemoryStorage.client_revision(self)
+
+    def set_without_revision(self, changed: Client) -> None:
+        self._clients[changed.client_id] = changed
 
 
 class Ticker:
@@ -31,31 +49,95 @@ def client(client_id: str = "svc", enabled: bool = True) -> Client:
     return Client(client_id, "", (), enabled, "hmac-sha256$00", T0, T0)
 
 
-async def test_hot_clients_are_read_once_per_ttl() -> None:
+async def test_hot_clients_are_read_once_while_no_client_changes() -> None:
     storage, ticker = CountingStorage(), Ticker()
-    cache = CachedClientRepository(storage, ttl_seconds=2, clock=ticker)
+    cache = CachedClientRepository(storage, storage, ttl_seconds=2, clock=ticker)
     await storage.add(client())
-    for _ in range(100):
-        await cache.get("svc")
+    for _ in range(10):
+        for _ in range(100):
+            await cache.get("svc")
+        ticker.now += 2  # the revision is read again, and has not changed
     assert ["svc"] == storage.reads
-    ticker.now += 2
-    await cache.get("svc")
-    assert ["svc", "svc"] == storage.reads
+    assert 10 == storage.revision_reads
+
+
+async def test_the_revision_is_read_at_most_once_per_ttl() -> None:
+    storage, ticker = CountingStorage(), Ticker()
+    cache = CachedClientRepository(storage, storage, ttl_seconds=2, clock=ticker)
+    for _ in range(40):
+        await cache.get("svc")
+        ticker.now += 0.25
+    assert 5 == storage.revision_reads
 
 
 async def test_a_change_made_elsewhere_is_seen_within_the_ttl() -> None:
     storage, ticker = CountingStorage(), Ticker()
-    cache = CachedClientRepository(storage, ttl_seconds=2, clock=ticker)
+    cache = CachedClientRepository(storage, storage, ttl_seconds=2, clock=ticker)
     await storage.add(client())
+    await storage.add(client("other"))
     assert (await cache.get("svc")).enabled  # type: ignore[union-attr]
     await storage.update(client(enabled=False))  # e.g. the CLI, another process
+    ticker.now += 1.9
+    assert (await cache.get("svc")).enabled  # type: ignore[union-attr]
+    ticker.now += 0.1
+    assert not (await cache.get("svc")).enabled  # type: ignore[union-attr]
+    await storage.remove("other")
+    ticker.now += 2
+    assert await cache.get("other") is None
+
+
+async def test_entries_are_read_again_after_the_max_age_even_without_a_revision_change() -> None:
+    storage, ticker = CountingStorage(), Ticker()
+    cache = CachedClientRepository(storage, storage, ttl_seconds=2, clock=ticker, max_age_seconds=60)
+    await storage.add(client())
+    await cache.get("svc")
+    storage.set_without_revision(client(enabled=False))  # SQL by hand: no revision bump
+    ticker.now += 58
+    assert (await cache.get("svc")).enabled  # type: ignore[union-attr]
     ticker.now += 2
     assert not (await cache.get("svc")).enabled  # type: ignore[union-attr]
 
 
+async def test_an_unreadable_revision_drops_the_cache_so_requests_fail_closed() -> None:
+    storage, ticker = CountingStorage(), Ticker()
+    cache = CachedClientRepository(storage, storage, ttl_seconds=2, clock=ticker)
+    await storage.add(client())
+    await cache.get("svc")
+    storage.revision_fails = True
+    ticker.now += 2
+    await cache.get("svc")
+    assert ["svc", "svc"] == storage.reads
+    assert 1 == len(cache)
+
+
+async def test_a_change_seen_during_a_read_outdates_what_that_read_returned() -> None:
+    storage, ticker = CountingStorage(), Ticker()
+    cache = CachedClientRepository(storage, storage, ttl_seconds=2, clock=ticker)
+    await storage.add(client())
+    await cache.get("warm-up")
+
+    async def change_during_read() -> None:
+        await storage.update(client(enabled=False))
+        ticker.now += 2
+        await cache.get("warm-up")  # this request reads the new revision while the first read is in flight
+
+    storage.during_next_read = change_during_read
+    assert (await cache.get("svc")).enabled  # type: ignore[union-attr]  # read before the change
+    assert not (await cache.get("svc")).enabled  # type: ignore[union-attr]
+
+
+async def test_ttl_zero_turns_the_cache_off() -> None:
+    storage = CountingStorage()
+    cache = CachedClientRepository(storage, storage, ttl_seconds=0)
+    for _ in range(3):
+        await cache.get("svc")
+    assert ["svc"] * 3 == storage.reads
+    assert 0 == storage.revision_reads
+
+
 async def test_changes_through_the_cache_are_seen_at_once() -> None:
     storage = CountingStorage()
-    cache = CachedClientRepository(storage, ttl_seconds=60)
+    cache = CachedClientRepository(storage, storage, ttl_seconds=60)
     await cache.add(client())
     await cache.get("svc")
     await cache.update(client(enabled=False))
@@ -66,7 +148,7 @@ async def test_changes_through_the_cache_are_seen_at_once() -> None:
 
 async def test_unknown_ids_are_cached_too_but_the_cache_stays_bounded() -> None:
     storage = CountingStorage()
-    cache = CachedClientRepository(storage, ttl_seconds=60, max_entries=100)
+    cache = CachedClientRepository(storage, storage, ttl_seconds=60, max_entries=100)
     for index in range(1000):
         assert await cache.get(f"unknown-{index}") is None
     assert 100 == len(cache)
@@ -82,7 +164,7 @@ async def test_a_refusal_takes_a_fresh_look_so_a_just_rotated_secret_works_at_on
     from tests.unit.test_grant import RecordingHasher
 
     storage = CountingStorage()
-    cache = CachedClientRepository(storage, ttl_seconds=60)
+    cache = CachedClientRepository(storage, storage, ttl_seconds=60)
     authenticator = ClientAuthenticator(
         cache, RecordingHasher(), FailureThrottle(MemoryFailureCounter(60), ThrottlePolicy())
     )

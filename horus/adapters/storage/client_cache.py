@@ -1,9 +1,17 @@
-"""A bounded, short-lived cache in front of any ClientRepository, for the token hot path.
+"""A bounded cache in front of any ClientRepository, for the token hot path.
 
-Every entry (unknown ids included) lives at most `ttl_seconds`, so a client disabled,
-deleted or given a new secret elsewhere (the CLI, another instance) is refused within that
-bound. At most `max_entries` are kept, least recently used forgotten first, so neither the
-number of registered clients nor the ids an attacker sends can grow it.
+Cached clients stay valid while the storage's client revision stays the same: every client
+write by any process (the CLI, another instance) increases it in the same transaction. The
+revision is read at most once every `ttl_seconds`, by the first request after that time, so a
+client disabled, deleted or given a new secret elsewhere is refused within `ttl_seconds` plus
+one read, and hot clients cost no storage round trip however many there are. As a backstop
+for writes that bypass Horus (SQL by hand), no entry is used longer than `max_age_seconds`.
+If the revision cannot be read, everything cached is dropped: with storage down, requests
+fail closed as they would without a cache.
+
+At most `max_entries` are kept, least recently used forgotten first, so neither the number
+of registered clients nor the ids an attacker sends can grow it. `ttl_seconds` 0 turns the
+cache off.
 """
 
 from __future__ import annotations
@@ -13,9 +21,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 from horus.domain.client import Client
-from horus.ports.clients import ClientRepository
+from horus.ports.clients import ClientChanges, ClientRepository
 
 DEFAULT_TTL_SECONDS = 2.0
+DEFAULT_MAX_AGE_SECONDS = 60.0
 DEFAULT_MAX_ENTRIES = 20_000
 
 
@@ -23,31 +32,55 @@ class CachedClientRepository(ClientRepository):
     def __init__(
         self,
         inner: ClientRepository,
+        changes: ClientChanges,
         ttl_seconds: float = DEFAULT_TTL_SECONDS,
         max_entries: int = DEFAULT_MAX_ENTRIES,
         clock: Callable[[], float] = time.monotonic,
+        max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS,
     ) -> None:
         self._inner = inner
+        self._changes = changes
         self._ttl = ttl_seconds
+        self._max_age = max_age_seconds
         self._max_entries = max_entries
         self._clock = clock
-        self._entries: OrderedDict[str, tuple[float, Client | None]] = OrderedDict()
+        # client_id -> (read at, generation, client or None for "no such client")
+        self._entries: OrderedDict[str, tuple[float, int, Client | None]] = OrderedDict()
+        self._generation = 0
+        self._revision: int | None = None
+        self._next_check = float("-inf")
 
     def __len__(self) -> int:
         return len(self._entries)
 
     async def get(self, client_id: str, fresh: bool = False) -> Client | None:
+        if self._ttl <= 0:
+            return await self._inner.get(client_id, fresh)
         now = self._clock()
+        if now >= self._next_check:
+            await self._check_revision(now)
         entry = self._entries.get(client_id)
-        if entry is not None and entry[0] > now and not fresh:
+        if entry is not None and not fresh and entry[1] == self._generation and entry[0] > now - self._max_age:
             self._entries.move_to_end(client_id)
-            return entry[1]
+            return entry[2]
+        generation = self._generation  # as of before the read: a change seen meanwhile outdates this entry
         client = await self._inner.get(client_id, fresh)
-        self._entries[client_id] = (now + self._ttl, client)
+        self._entries[client_id] = (now, generation, client)
         self._entries.move_to_end(client_id)
         if len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
         return client
+
+    async def _check_revision(self, now: float) -> None:
+        self._next_check = now + self._ttl  # first: requests arriving during the read do not read it again
+        try:
+            revision: int | None = await self._changes.client_revision()
+        except Exception:
+            revision = None
+        if revision is None or revision != self._revision:
+            self._revision = revision
+            self._generation += 1
+            self._entries.clear()
 
     async def add(self, client: Client) -> None:
         self._entries.pop(client.client_id, None)

@@ -9,18 +9,19 @@ from datetime import datetime
 from horus.domain.client import Client
 from horus.domain.errors import ClientAlreadyExists, ClientNotFound
 from horus.domain.signing_key import StoredSigningKey
-from horus.ports.clients import ClientRepository
+from horus.ports.clients import ClientChanges, ClientRepository
 from horus.ports.revocations import RevokedTokens
 from horus.ports.signing_keys import SigningKeyRepository
 
 
-class MemoryStorage(ClientRepository, SigningKeyRepository, RevokedTokens):
+class MemoryStorage(ClientRepository, ClientChanges, SigningKeyRepository, RevokedTokens):
     """Holds frozen records, so a caller that changes a client without update() changes nothing."""
 
     def __init__(self) -> None:
         self._clients: dict[str, Client] = {}
         self._keys: dict[str, StoredSigningKey] = {}
         self._revoked: dict[str, datetime] = {}
+        self._revision = 0
 
     async def open(self) -> None:
         return None
@@ -38,15 +39,21 @@ class MemoryStorage(ClientRepository, SigningKeyRepository, RevokedTokens):
         if client.client_id in self._clients:
             raise ClientAlreadyExists(client.client_id)
         self._clients[client.client_id] = client
+        self._revision += 1
 
     async def update(self, client: Client) -> None:
         if client.client_id not in self._clients:
             raise ClientNotFound(client.client_id)
         self._clients[client.client_id] = client
+        self._revision += 1
 
     async def remove(self, client_id: str) -> None:
         if self._clients.pop(client_id, None) is None:
             raise ClientNotFound(client_id)
+        self._revision += 1
+
+    async def client_revision(self) -> int:
+        return self._revision
 
     async def list_all(self) -> Sequence[Client]:
         return sorted(self._clients.values(), key=lambda client: client.client_id)

@@ -20,7 +20,9 @@ import asyncpg
 
 from horus.adapters.storage.migrations import load_migrations
 from horus.adapters.storage.records import (
+    BUMP_CLIENT_REVISION,
     CLIENT_COLUMNS,
+    CLIENT_REVISION,
     KEY_COLUMNS,
     client_from_row,
     client_to_row,
@@ -31,7 +33,7 @@ from horus.adapters.throttling.windows import estimates_from_rows, window_number
 from horus.domain.client import Client
 from horus.domain.errors import ClientAlreadyExists, ClientNotFound, StorageUnavailable
 from horus.domain.signing_key import StoredSigningKey
-from horus.ports.clients import ClientRepository
+from horus.ports.clients import ClientChanges, ClientRepository
 from horus.ports.revocations import RevokedTokens
 from horus.ports.signing_keys import SigningKeyRepository
 from horus.ports.throttling import FailureCounter
@@ -52,7 +54,7 @@ DRIVER_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-class PostgreSQLStorage(ClientRepository, SigningKeyRepository, RevokedTokens, FailureCounter):
+class PostgreSQLStorage(ClientRepository, ClientChanges, SigningKeyRepository, RevokedTokens, FailureCounter):
     def __init__(
         self, url: str, pool_size: int = 10, throttle_window: float = 60.0, clock: Callable[[], float] = time.time
     ) -> None:
@@ -147,33 +149,44 @@ class PostgreSQLStorage(ClientRepository, SigningKeyRepository, RevokedTokens, F
             row = await db.fetchrow(f"SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1", client_id)
         return client_from_row(row) if row else None
 
+    async def _change_clients(self, sql: str, *parameters: Any) -> int:
+        """One client write and the revision bump, in one transaction: no reader sees one without the other."""
+        async with self._connection() as db, db.transaction():
+            changed = _row_count(await db.execute(sql, *parameters))
+            if changed:
+                await db.execute(BUMP_CLIENT_REVISION)
+        return changed
+
     async def add(self, client: Client) -> None:
         async with self._connection() as db:
             try:
-                await db.execute(
-                    f"INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ({_placeholders(CLIENT_COLUMNS)})",
-                    *client_to_row(client),
-                )
+                async with db.transaction():
+                    await db.execute(
+                        f"INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ({_placeholders(CLIENT_COLUMNS)})",
+                        *client_to_row(client),
+                    )
+                    await db.execute(BUMP_CLIENT_REVISION)
             except asyncpg.UniqueViolationError as error:
                 raise ClientAlreadyExists(client.client_id) from error
 
     async def update(self, client: Client) -> None:
         client_id, *values = client_to_row(client)
-        async with self._connection() as db:
-            status = await db.execute(
-                "UPDATE clients SET name = $1, scopes = $2, enabled = $3, secret_hash = $4, created_at = $5,"
-                " updated_at = $6 WHERE client_id = $7",
-                *values,
-                client_id,
-            )
-        if _row_count(status) == 0:
+        changed = await self._change_clients(
+            "UPDATE clients SET name = $1, scopes = $2, enabled = $3, secret_hash = $4, created_at = $5,"
+            " updated_at = $6 WHERE client_id = $7",
+            *values,
+            client_id,
+        )
+        if changed == 0:
             raise ClientNotFound(client.client_id)
 
     async def remove(self, client_id: str) -> None:
-        async with self._connection() as db:
-            status = await db.execute("DELETE FROM clients WHERE client_id = $1", client_id)
-        if _row_count(status) == 0:
+        if await self._change_clients("DELETE FROM clients WHERE client_id = $1", client_id) == 0:
             raise ClientNotFound(client_id)
+
+    async def client_revision(self) -> int:
+        async with self._connection() as db:
+            return int(await db.fetchval(CLIENT_REVISION))
 
     # COLLATE "C" wherever text is ordered or compared: code-point order, as SQLite's BINARY and Python's sort,
     # whatever linguistic collation the database was created with.

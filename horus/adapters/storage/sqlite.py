@@ -15,7 +15,9 @@ import aiosqlite
 
 from horus.adapters.storage.migrations import load_migrations
 from horus.adapters.storage.records import (
+    BUMP_CLIENT_REVISION,
     CLIENT_COLUMNS,
+    CLIENT_REVISION,
     KEY_COLUMNS,
     client_from_row,
     client_to_row,
@@ -26,7 +28,7 @@ from horus.adapters.throttling.windows import estimates_from_rows, window_number
 from horus.domain.client import Client
 from horus.domain.errors import ClientAlreadyExists, ClientNotFound, StorageUnavailable
 from horus.domain.signing_key import StoredSigningKey
-from horus.ports.clients import ClientRepository
+from horus.ports.clients import ClientChanges, ClientRepository
 from horus.ports.revocations import RevokedTokens
 from horus.ports.signing_keys import SigningKeyRepository
 from horus.ports.throttling import FailureCounter
@@ -34,7 +36,7 @@ from horus.ports.throttling import FailureCounter
 BUSY_TIMEOUT_MS = 5000
 
 
-class SQLiteStorage(ClientRepository, SigningKeyRepository, RevokedTokens, FailureCounter):
+class SQLiteStorage(ClientRepository, ClientChanges, SigningKeyRepository, RevokedTokens, FailureCounter):
     def __init__(self, path: Path, throttle_window: float = 60.0, clock: Callable[[], float] = time.time) -> None:
         self._path = path
         self._connection: aiosqlite.Connection | None = None
@@ -134,9 +136,17 @@ class SQLiteStorage(ClientRepository, SigningKeyRepository, RevokedTokens, Failu
         row = await self._fetch_one(f"SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = ?", (client_id,))
         return client_from_row(row) if row else None
 
+    async def _change_clients(self, sql: str, parameters: tuple[Any, ...]) -> int:
+        """One client write and the revision bump, in one transaction: no reader sees one without the other."""
+        async with self._transaction() as db, db.execute(sql, parameters) as cursor:
+            changed = cursor.rowcount
+            if changed:
+                await db.execute(BUMP_CLIENT_REVISION)
+            return int(changed)
+
     async def add(self, client: Client) -> None:
         try:
-            await self._write(
+            await self._change_clients(
                 f"INSERT INTO clients ({CLIENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", client_to_row(client)
             )
         except sqlite3.IntegrityError as error:
@@ -144,7 +154,7 @@ class SQLiteStorage(ClientRepository, SigningKeyRepository, RevokedTokens, Failu
 
     async def update(self, client: Client) -> None:
         client_id, *values = client_to_row(client)
-        changed = await self._write(
+        changed = await self._change_clients(
             "UPDATE clients SET name = ?, scopes = ?, enabled = ?, secret_hash = ?, created_at = ?,"
             " updated_at = ? WHERE client_id = ?",
             (*values, client_id),
@@ -153,8 +163,12 @@ class SQLiteStorage(ClientRepository, SigningKeyRepository, RevokedTokens, Failu
             raise ClientNotFound(client.client_id)
 
     async def remove(self, client_id: str) -> None:
-        if await self._write("DELETE FROM clients WHERE client_id = ?", (client_id,)) == 0:
+        if await self._change_clients("DELETE FROM clients WHERE client_id = ?", (client_id,)) == 0:
             raise ClientNotFound(client_id)
+
+    async def client_revision(self) -> int:
+        row = await self._fetch_one(CLIENT_REVISION, ())
+        return int(row[0])
 
     async def list_all(self) -> Sequence[Client]:
         rows = await self._fetch_all(f"SELECT {CLIENT_COLUMNS} FROM clients ORDER BY client_id")
