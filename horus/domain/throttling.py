@@ -55,7 +55,7 @@ class _Turns:
             except BaseException:
                 if waiter.done() and not waiter.cancelled():
                     self._wake_one()  # woken, then cancelled: pass the wake-up on
-                else:
+                elif waiter in self._waiters:  # a wake-up may have dropped it already
                     self._waiters.remove(waiter)
                 raise
         self.held = True

@@ -132,8 +132,12 @@ class _LineWriter:
             item = self._items.popleft()
             if isinstance(item, bytes):
                 lines.append(item.decode("utf-8"))
-            else:
+                continue
+            try:
                 lines.append(self._formatter.format(item))
+            except Exception as error:  # one bad record must not stop the writer, nor vanish unnoticed
+                problem = {"level": "error", "logger": "horus.logs", "message": "unformattable log record"}
+                lines.append(msgspec.json.encode({**problem, "error": type(error).__name__}).decode("utf-8"))
         if lines:
             lines.append("")
             try:
