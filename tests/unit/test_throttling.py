@@ -157,3 +157,207 @@ def test_ids_no_client_can_have_are_counted_under_a_bounded_digest() -> None:
     assert client_key("a\x00b").startswith("client#")
     assert "\x00" not in client_key("a\x00b")
     assert len(client_key("x" * 5000)) < 50
+
+
+# _Turns: the per-clientId turn is taken by whoever finds it free; nobody is left waiting forever.
+
+
+async def started_taking(turns: Any) -> Any:
+    """A task that calls take() and, the turn being held, is now waiting for it."""
+    import asyncio
+
+    task = asyncio.create_task(turns.take())
+    await asyncio.sleep(0)
+    assert not task.done()
+    return task
+
+
+def takes_without_waiting(turns: Any) -> bool:
+    """take() ran to the end without suspending once."""
+    coroutine = turns.take()
+    try:
+        coroutine.send(None)
+    except StopIteration:
+        return True
+    coroutine.close()
+    return False
+
+
+async def test_a_free_turn_is_taken_at_once() -> None:
+    from horus.domain.throttling import _Turns
+
+    turns = _Turns()
+    assert takes_without_waiting(turns)
+    assert turns.held
+    assert 0 == len(turns._waiters)
+
+
+async def test_a_second_taker_waits_until_the_turn_is_given_back() -> None:
+    import asyncio
+
+    from horus.domain.throttling import _Turns
+
+    turns = _Turns()
+    await turns.take()
+    second = await started_taking(turns)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not second.done()
+    turns.give_back()
+    await asyncio.wait_for(second, 1)
+    assert turns.held
+    assert 0 == len(turns._waiters)
+
+
+async def test_a_waiter_cancelled_while_waiting_leaves_and_blocks_nobody() -> None:
+    import asyncio
+
+    from horus.domain.throttling import _Turns
+
+    turns = _Turns()
+    await turns.take()
+    first, second = await started_taking(turns), await started_taking(turns)
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert 1 == len(turns._waiters)
+    turns.give_back()
+    await asyncio.wait_for(second, 1)
+    assert turns.held
+    assert 0 == len(turns._waiters)
+
+
+async def test_a_waiter_woken_then_cancelled_passes_the_wake_up_on() -> None:
+    import asyncio
+
+    from horus.domain.throttling import _Turns
+
+    turns = _Turns()
+    await turns.take()
+    woken, next_in_line = await started_taking(turns), await started_taking(turns)
+    turns.give_back()  # wakes `woken`, which has not run yet
+    woken.cancel()
+    await asyncio.wait_for(next_in_line, 1)  # without the hand-on it would wait forever
+    with pytest.raises(asyncio.CancelledError):
+        await woken
+    assert turns.held
+    assert 0 == len(turns._waiters)
+
+
+async def test_an_arrival_takes_a_free_turn_before_a_woken_waiter_which_then_waits_again() -> None:
+    import asyncio
+
+    from horus.domain.throttling import _Turns
+
+    turns = _Turns()
+    await turns.take()
+    woken = await started_taking(turns)
+    turns.give_back()  # wakes `woken`, which has not run yet
+    assert takes_without_waiting(turns)  # no FIFO hand-off: the free turn goes to who asks first
+    await asyncio.sleep(0)
+    assert not woken.done()
+    assert 1 == len(turns._waiters)
+    turns.give_back()
+    await asyncio.wait_for(woken, 1)
+    assert turns.held
+
+
+class YieldingFailureCounter(MemoryFailureCounter):
+    """Reading the counts suspends, as a storage read would: every attempt reads before any takes its turn."""
+
+    async def recent_failures(self, keys: Any) -> Any:
+        import asyncio
+
+        await asyncio.sleep(0)
+        return await super().recent_failures(keys)
+
+
+def watch_turns(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Counts the take() calls that found the turn held (and so had to wait), and the most holders at once."""
+    from horus.domain.throttling import _Turns
+
+    seen = {"takes": 0, "waits": 0}
+
+    class WatchedTurns(_Turns):
+        async def take(self) -> None:
+            seen["takes"] += 1
+            if self.held:
+                seen["waits"] += 1
+            await super().take()
+
+    monkeypatch.setattr("horus.domain.throttling._Turns", WatchedTurns)
+    return seen
+
+
+async def test_concurrent_attempts_that_do_not_suspend_in_their_turn_never_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+
+    seen = watch_turns(monkeypatch)
+    throttle = FailureThrottle(YieldingFailureCounter(60), ThrottlePolicy())
+
+    async def succeed() -> None:
+        async with throttle.attempt("svc", "10.0.0.1"):
+            pass
+
+    await asyncio.gather(*(succeed() for _ in range(64)))
+    assert {"takes": 64, "waits": 0} == seen
+    assert {} == throttle._turns
+
+
+async def test_attempts_that_suspend_in_their_turn_wait_and_take_turns_one_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+
+    seen = watch_turns(monkeypatch)
+    throttle = FailureThrottle(YieldingFailureCounter(60), ThrottlePolicy())
+    inside = {"now": 0, "most": 0, "done": 0}
+
+    async def succeed_slowly() -> None:
+        async with throttle.attempt("svc", "10.0.0.1"):
+            inside["now"] += 1
+            inside["most"] = max(inside["most"], inside["now"])
+            await asyncio.sleep(0)
+            inside["now"] -= 1
+            inside["done"] += 1
+
+    await asyncio.wait_for(asyncio.gather(*(succeed_slowly() for _ in range(64))), 5)
+    assert (1, 64) == (inside["most"], inside["done"])
+    assert seen["waits"] > 0  # the watch does see waiting when there is some
+    assert {} == throttle._turns
+
+
+async def test_cancellations_at_any_point_leave_no_one_waiting_forever(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    import random
+
+    watch_turns(monkeypatch)
+    throttle = FailureThrottle(YieldingFailureCounter(60), ThrottlePolicy())
+    inside = {"now": 0, "most": 0}
+
+    async def succeed_slowly() -> None:
+        async with throttle.attempt("svc", "10.0.0.1"):
+            inside["now"] += 1
+            inside["most"] = max(inside["most"], inside["now"])
+            try:
+                await asyncio.sleep(0)
+            finally:
+                inside["now"] -= 1
+
+    chooser = random.Random(7)
+    tasks = [asyncio.create_task(succeed_slowly()) for _ in range(64)]
+    cancelled = set()
+    for _ in range(40):
+        await asyncio.sleep(0)
+        victim = chooser.randrange(len(tasks))
+        if not tasks[victim].done():
+            tasks[victim].cancel()
+            cancelled.add(victim)
+    outcomes = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 5)
+    finished = [index for index, outcome in enumerate(outcomes) if outcome is None]
+    assert cancelled
+    assert set(range(64)) - cancelled <= set(finished)
+    assert 1 == inside["most"]
+    assert {} == throttle._turns

@@ -1,0 +1,186 @@
+"""Metrics.observe with its cached labelled children counts exactly what the uncached version counted."""
+
+from __future__ import annotations
+
+import random
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from horus.adapters.observability.metrics import (
+    MAX_CACHED_CHILDREN,
+    MAX_CLIENT_LABELS,
+    OTHER,
+    STORAGE_UNAVAILABLE_CODE,
+    THROTTLED_CODE,
+    TOKEN_PATHS,
+    Metrics,
+)
+
+LEGACY = "/v1/nonspec/oauth2/auth/server"
+TOKEN = "/v1/oauth/token"
+KNOWN_PATHS = frozenset({LEGACY, TOKEN, "/v1/oauth/introspect", "/health", "/metrics"})
+
+
+class UncachedMetrics(Metrics):
+    """Metrics.observe as it was before the children were cached (commit 84ff4ef~1), as the reference."""
+
+    def __init__(self, known_paths: frozenset[str]) -> None:
+        super().__init__(known_paths)
+        self._clients: set[str] = set()
+
+    def _client_label(self, client_id: str) -> str:
+        if client_id in self._clients:
+            return client_id
+        if len(self._clients) < MAX_CLIENT_LABELS:
+            self._clients.add(client_id)
+            return client_id
+        return OTHER
+
+    def observe(
+        self, path: str, method: str, status: int, code: int | None, client_id: str | None, seconds: float
+    ) -> None:
+        label = self._path_label(path)
+        self.requests.labels(label, method, str(status)).inc()
+        self.latency.labels(label).observe(seconds)
+        if path in TOKEN_PATHS:
+            self.token_requests.labels(path, str(code if code is not None else status)).inc()
+            if status == 200 and client_id:
+                self.tokens_issued.labels(self._client_label(client_id)).inc()
+        if code == THROTTLED_CODE:
+            self.throttled.inc()
+        elif code == STORAGE_UNAVAILABLE_CODE:
+            self.storage_errors.inc()
+
+
+Observation = tuple[str, str, int, int | None, str | None, float]
+
+
+def observations(count: int, seed: int, unknown_paths: int = 20) -> list[Observation]:
+    chooser = random.Random(seed)
+    paths = [*sorted(KNOWN_PATHS), *(f"/no/such/{index}" for index in range(unknown_paths))]
+    made: list[Observation] = []
+    for _ in range(count):
+        made.append(
+            (
+                chooser.choice(paths),
+                chooser.choice(["GET", "POST", "HEAD", "OPTIONS", "BREW"]),
+                chooser.choice([200, 200, 200, 400, 401, 404, 405, 413, 429, 500, 503]),
+                chooser.choice([None, 200000, 400010, 401122, THROTTLED_CODE, STORAGE_UNAVAILABLE_CODE]),
+                chooser.choice([None, "", *(f"client-{index}" for index in range(260))]),
+                chooser.random() / 10,
+            )
+        )
+    return made
+
+
+def exposition_without_timestamps(metrics: Metrics) -> list[str]:
+    """The exposition text, less the *_created samples (the time each child was made)."""
+    lines = metrics.exposition().decode("utf-8").splitlines()
+    return [line for line in lines if "_created" not in line]
+
+
+def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    text = metrics.exposition().decode("utf-8")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if not sample.name.endswith("_created")
+    }
+
+
+def observe_both(made: list[Observation]) -> tuple[Metrics, UncachedMetrics]:
+    cached, uncached = Metrics(KNOWN_PATHS), UncachedMetrics(KNOWN_PATHS)
+    for observation in made:
+        cached.observe(*observation)
+        uncached.observe(*observation)
+    return cached, uncached
+
+
+def test_the_exposition_is_the_same_as_without_the_cache() -> None:
+    cached, uncached = observe_both(observations(5000, seed=1))
+    assert exposition_without_timestamps(uncached) == exposition_without_timestamps(cached)
+
+
+def test_the_exposition_is_the_same_as_without_the_cache_once_the_cache_is_full() -> None:
+    cached, uncached = observe_both(observations(8000, seed=2, unknown_paths=2000))
+    assert MAX_CACHED_CHILDREN == len(cached._children)
+    assert exposition_without_timestamps(uncached) == exposition_without_timestamps(cached)
+
+
+def test_the_cache_never_exceeds_its_bound_however_many_combinations_are_seen() -> None:
+    metrics = Metrics(KNOWN_PATHS)
+    sizes = []
+    for index in range(3 * MAX_CACHED_CHILDREN):
+        metrics.observe(f"/probe/{index}", "GET", 404, None, None, 0.001)
+        metrics.observe(TOKEN, f"M{index}", 405, 405000, None, 0.001)
+        sizes.append(len(metrics._children))
+    assert MAX_CACHED_CHILDREN == max(sizes)
+    counted = samples(metrics)
+    assert (
+        3 * MAX_CACHED_CHILDREN
+        == counted[("horus_requests_total", (("method", "GET"), ("path", OTHER), ("status", "404")))]
+    )
+
+
+def test_token_requests_are_counted_per_endpoint_and_outcome() -> None:
+    metrics = Metrics(KNOWN_PATHS)
+    metrics.observe(LEGACY, "POST", 200, 200000, "svc", 0.001)
+    metrics.observe(LEGACY, "POST", 200, 200000, "svc", 0.001)
+    metrics.observe(LEGACY, "POST", 401, 401122, "svc", 0.001)
+    metrics.observe(TOKEN, "POST", 429, THROTTLED_CODE, "svc", 0.001)
+    metrics.observe(TOKEN, "GET", 405, None, None, 0.001)  # no code: the status stands in
+    metrics.observe("/health", "GET", 200, None, None, 0.001)
+    counted = samples(metrics)
+    token_requests = {
+        labels: value for (name, labels), value in counted.items() if name == "horus_token_requests_total"
+    }
+    assert {
+        (("endpoint", LEGACY), ("outcome", "200000")): 2.0,
+        (("endpoint", LEGACY), ("outcome", "401122")): 1.0,
+        (("endpoint", TOKEN), ("outcome", "429001")): 1.0,
+        (("endpoint", TOKEN), ("outcome", "405")): 1.0,
+    } == token_requests
+    assert (1.0, 0.0) == (counted[("horus_throttled_requests_total", ())], counted[("horus_storage_errors_total", ())])
+    assert {(("client_id", "svc"),): 2.0} == {
+        labels: value for (name, labels), value in counted.items() if name == "horus_tokens_issued_total"
+    }
+
+
+def test_requests_are_counted_per_path_method_and_status_with_the_latency() -> None:
+    metrics = Metrics(KNOWN_PATHS)
+    for seconds in (0.0004, 0.003, 0.003):
+        metrics.observe("/health", "GET", 200, None, None, seconds)
+    metrics.observe("/health", "HEAD", 200, None, None, 0.0004)
+    counted = samples(metrics)
+    assert 3.0 == counted[("horus_requests_total", (("method", "GET"), ("path", "/health"), ("status", "200")))]
+    assert 1.0 == counted[("horus_requests_total", (("method", "HEAD"), ("path", "/health"), ("status", "200")))]
+    assert 4.0 == counted[("horus_request_duration_seconds_count", (("path", "/health"),))]
+    assert 2.0 == counted[("horus_request_duration_seconds_bucket", (("le", "0.0005"), ("path", "/health")))]
+
+
+def test_an_unknown_path_is_labelled_other() -> None:
+    metrics = Metrics(KNOWN_PATHS)
+    metrics.observe("/no/such/path", "GET", 404, None, None, 0.001)
+    metrics.observe("/another/one", "GET", 404, None, None, 0.001)
+    text = metrics.exposition().decode("utf-8")
+    assert 'horus_requests_total{method="GET",path="other",status="404"} 2.0' in text
+    assert "/no/such/path" not in text
+    assert "/another/one" not in text
+
+
+def test_tokens_are_counted_per_client_for_the_first_clients_then_as_other() -> None:
+    metrics = Metrics(KNOWN_PATHS)
+    for index in range(MAX_CLIENT_LABELS + 50):
+        metrics.observe(TOKEN, "POST", 200, 200000, f"client-{index}", 0.001)
+    metrics.observe(TOKEN, "POST", 200, 200000, "client-0", 0.001)  # a labelled client keeps its label
+    metrics.observe(TOKEN, "POST", 200, 200000, f"client-{MAX_CLIENT_LABELS}", 0.001)  # a later one stays other
+    metrics.observe(TOKEN, "POST", 401, 401122, "client-999", 0.001)  # only issued tokens count
+    issued = {
+        dict(labels)["client_id"]: value
+        for (name, labels), value in samples(metrics).items()
+        if name == "horus_tokens_issued_total"
+    }
+    assert MAX_CLIENT_LABELS + 1 == len(issued)
+    assert (2.0, 51.0) == (issued["client-0"], issued[OTHER])
+    assert "client-999" not in issued
