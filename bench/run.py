@@ -1,6 +1,6 @@
 """The token-endpoint benchmark: a real `horus serve` on one core, wrk on the other, ratios against the floor.
 
-    python bench/run.py [--duration 10] [--repetitions 3] [--warmup 3] [--scenarios a,b,c,d]
+    python bench/run.py [--duration 10] [--repetitions 5] [--warmup 3] [--scenarios a,b,c,d]
 
 The floor is the same stack (uvicorn + uvloop + httptools, same Litestar) answering a JSON
 POST that does no work, measured in the same run; every scenario is reported as a ratio of
@@ -332,7 +332,7 @@ def markdown(floor: Measurement, signed_floor: Measurement, measurements: list[M
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=10, help="seconds per repetition (default 10)")
-    parser.add_argument("--repetitions", type=int, default=3, help="repetitions per scenario (default 3)")
+    parser.add_argument("--repetitions", type=int, default=5, help="repetitions per scenario (default 5)")
     parser.add_argument("--warmup", type=float, default=3, help="warm-up seconds per scenario (default 3)")
     parser.add_argument("--scenarios", default="", help="comma-separated names to run (default: all)")
     args = parser.parse_args()
