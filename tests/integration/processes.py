@@ -145,14 +145,18 @@ def _wait_until_ready(server: RunningServer) -> None:
 
 @contextmanager
 def running_server(
-    env: Mapping[str, str], cwd: Path, port: int | None = None, stderr_path: Path | None = None
+    env: Mapping[str, str],
+    cwd: Path,
+    port: int | None = None,
+    stderr_path: Path | None = None,
+    options: tuple[str, ...] = (),
 ) -> Iterator[RunningServer]:
     """`horus serve` on a free port, ready to answer; stderr appended to a file; always stopped, killed if need be."""
     port = port or free_port()
     stderr_path = stderr_path or cwd / "serve.stderr.log"
     with stderr_path.open("ab") as stderr:
         process = subprocess.Popen(
-            [*HORUS, "serve", "--port", str(port)],
+            [*HORUS, "serve", "--port", str(port), *options],
             env=dict(env),
             cwd=cwd,
             stdin=subprocess.DEVNULL,

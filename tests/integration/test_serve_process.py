@@ -314,3 +314,21 @@ def test_a_configured_pem_key_signs_and_is_the_only_key_in_the_jwks(tmp_path: Pa
         token, private_key.public_key(), algorithms=["ES256"], audience=server.issuer, issuer=server.issuer
     )
     assert client_id == claims["sub"] == verified_via_jwks["sub"]
+
+
+def test_two_workers_issue_verifiable_tokens_and_share_one_failure_budget(tmp_path: Path) -> None:
+    env = horus_env(tmp_path)
+    client_id, secret = create_client(env, tmp_path)
+    with running_server(env, tmp_path, options=("--workers", "2")) as server:
+        started = eventually(
+            lambda: [line for line in server.log_lines() if line["message"].startswith("Started server process")],
+            lambda lines: len(lines) == 2,
+        )
+        assert 2 == len(started)
+        # Each request on a new connection, which the kernel hands to either worker.
+        for _ in range(6):
+            assert client_id == verified_with_jwks(server, access_token(server.request_token(client_id, secret)))["sub"]
+        statuses = [server.request_token(client_id, "wrong secret").status_code for _ in range(10)]
+        assert [401] * 10 == statuses
+        # The ten failures were counted in the shared storage: whichever worker answers, the budget is spent.
+        assert [429] * 4 == [server.request_token(client_id, secret).status_code for _ in range(4)]
