@@ -21,7 +21,7 @@ from horus.adapters.http.application import HorusAsgiApp, build_http_app
 from horus.adapters.http.client_address import parse_networks
 from horus.adapters.http.scope_catalogue import ScopeCatalogue
 from horus.adapters.http.services import SERVICES_STATE_KEY, HttpServices
-from horus.adapters.observability.logs import configure_logging
+from horus.adapters.observability.logs import configure_logging, flush_logs
 from horus.adapters.security.secret_hasher import SchemeSecretHasher
 from horus.adapters.security.server_key import (
     ServerKey,
@@ -197,6 +197,7 @@ def create_app(container: Container | None = None) -> HorusAsgiApp:
             yield
         finally:
             await shutdown(container)
+            flush_logs()
 
     asgi = build_http_app([lifespan])
     return asgi

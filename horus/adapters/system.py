@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import threading
 from datetime import UTC, datetime
 
 from horus.ports.clock import Clock
@@ -30,17 +31,19 @@ class RandomPool:
         self._size = size
         self._pool = b""
         self._offset = 0
+        self._lock = threading.Lock()
         os.register_at_fork(after_in_child=self.clear)
 
     def clear(self) -> None:
-        self._pool, self._offset = b"", 0
+        self._pool, self._offset, self._lock = b"", 0, threading.Lock()  # a new lock: a forked one may be held
 
     def take(self, count: int) -> bytes:
-        start = self._offset
-        if start + count > len(self._pool):
-            self._pool, start = os.urandom(max(self._size, count)), 0
-        self._offset = start + count
-        return self._pool[start : start + count]
+        with self._lock:  # the event loop is the only caller today; a thread must not get the same bytes
+            start = self._offset
+            if start + count > len(self._pool):
+                self._pool, start = os.urandom(max(self._size, count)), 0
+            self._offset = start + count
+            return self._pool[start : start + count]
 
 
 _ids = RandomPool()

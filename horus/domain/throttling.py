@@ -80,8 +80,10 @@ class Attempt:
         self._turns = turns
 
     async def failed(self) -> None:
-        self._turns.failures += 1
+        # Counted here only once stored: a turn that read the storage before the write then counts it as
+        # "since" (at worst twice, refusing), never as neither.
         await self._throttle.record_failure(self._client_id, self._address)
+        self._turns.failures += 1
 
 
 class _AttemptTurn:

@@ -332,3 +332,6 @@ def test_two_workers_issue_verifiable_tokens_and_share_one_failure_budget(tmp_pa
         assert [401] * 10 == statuses
         # The ten failures were counted in the shared storage: whichever worker answers, the budget is spent.
         assert [429] * 4 == [server.request_token(client_id, secret).status_code for _ in range(4)]
+        assert 0 == server.stop()  # at once: the last access lines are still queued in the workers
+        token_lines = [line for line in server.log_lines() if line.get("path") == LEGACY_TOKEN_PATH]
+        assert 20 == len(token_lines)

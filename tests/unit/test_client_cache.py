@@ -3,6 +3,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+import pytest
+
 from horus.adapters.storage.client_cache import CachedClientRepository
 from horus.adapters.storage.memory import MemoryStorage
 from horus.domain.client import Client
@@ -183,3 +185,30 @@ async def test_a_refusal_takes_a_fresh_look_so_a_just_rotated_secret_works_at_on
             await authenticator.authenticate(client_id, secret)
         reads[client_id] = len(storage.reads) - before
     assert {"nobody": 1, "svc": 1, "off": 1} == reads
+
+
+async def test_a_revision_read_cancelled_midway_is_done_again_by_the_next_request() -> None:
+    import asyncio
+
+    storage, ticker = CountingStorage(), Ticker()
+    cache = CachedClientRepository(storage, storage, ttl_seconds=2, clock=ticker)
+    await storage.add(client())
+    await cache.get("svc")
+    await storage.update(client(enabled=False))
+    ticker.now += 2
+    stalled = asyncio.Event()
+
+    async def stalled_revision() -> int:
+        stalled.set()
+        await asyncio.sleep(3600)
+        return 0
+
+    storage.client_revision = stalled_revision  # type: ignore[method-assign]
+    reading = asyncio.create_task(cache.get("svc"))
+    await stalled.wait()
+    reading.cancel()  # e.g. the request's client went away
+    with pytest.raises(asyncio.CancelledError):
+        await reading
+    del storage.client_revision  # the counting one again
+    ticker.now += 0.1
+    assert not (await cache.get("svc")).enabled  # type: ignore[union-attr]

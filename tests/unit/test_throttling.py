@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -361,3 +364,43 @@ async def test_cancellations_at_any_point_leave_no_one_waiting_forever(monkeypat
     assert set(range(64)) - cancelled <= set(finished)
     assert 1 == inside["most"]
     assert {} == throttle._turns
+
+
+async def test_a_burst_never_verifies_more_than_the_limit_when_storage_reads_and_writes_take_time() -> None:
+    """Reads return the count as of their start and writes land later, as with a database: a turn that read
+    before another turn's failure was stored must still count that failure."""
+    import random
+
+    class SlowCounter:
+        def __init__(self, rng: random.Random) -> None:
+            self.count: dict[str, int] = {}
+            self.rng = rng
+
+        async def recent_failures(self, keys: Sequence[str]) -> Sequence[float]:
+            snapshot = [float(self.count.get(key, 0)) for key in keys]
+            await asyncio.sleep(self.rng.random() * 0.002)
+            return snapshot
+
+        async def record_failure(self, keys: Sequence[str]) -> None:
+            await asyncio.sleep(self.rng.random() * 0.002)
+            for key in keys:
+                self.count[key] = self.count.get(key, 0) + 1
+
+    rng = random.Random(1)
+    worst = 0
+    for _ in range(40):
+        throttle = FailureThrottle(SlowCounter(rng), ThrottlePolicy(client_failures=10, address_failures=10**9))
+        verified = 0
+
+        async def guess(throttle: FailureThrottle) -> None:
+            nonlocal verified
+            await asyncio.sleep(rng.random() * 0.01)
+            with contextlib.suppress(TooManyAttempts):
+                async with throttle.attempt("victim", None) as attempt:
+                    verified += 1
+                    await asyncio.sleep(rng.random() * 0.001)
+                    await attempt.failed()
+
+        await asyncio.gather(*(guess(throttle) for _ in range(200)))
+        worst = max(worst, verified)
+    assert 10 == worst

@@ -31,9 +31,11 @@ class BodyTooLarge(HTTPException):
 
 
 def header(scope: Scope, name: bytes) -> str | None:
-    """The first value of a header (ASGI servers give names in lower case), as Litestar's Headers.get would."""
+    """The first value of a header, as Litestar's Headers.get would; `name` in lower case.
+
+    ASGI servers give names in lower case, but a wrapping middleware might not."""
     for key, value in scope["headers"]:
-        if key == name:
+        if key == name or key.lower() == name:
             return str(value.decode("latin-1"))
     return None
 

@@ -117,6 +117,7 @@ class _LineWriter:
         self._formatter = formatter
         self._items: collections.deque[bytes | logging.LogRecord] = collections.deque()
         self._stopping = threading.Event()
+        self._draining = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="horus-log-writer", daemon=True)
 
     def start(self) -> None:
@@ -131,6 +132,14 @@ class _LineWriter:
         self._drain()
 
     def _drain(self) -> None:
+        with self._draining:  # the writer thread and flush() must not interleave their batches
+            self._drain_batch()
+
+    def flush(self) -> None:
+        """Writes what is queued now, from the calling thread."""
+        self._drain()
+
+    def _drain_batch(self) -> None:
         lines: list[str] = []
         while self._items:
             item = self._items.popleft()
@@ -209,6 +218,13 @@ def configure_logging(level: str, stream: TextIO | None = None) -> None:
         logger.propagate = False
     _writer.start()
     atexit.register(stop_logging)
+
+
+def flush_logs() -> None:
+    """For the end of the application's lifespan: a worker of `horus serve --workers N` is ended by its
+    server with the default SIGTERM action, which runs no atexit hook."""
+    if _writer is not None:
+        _writer.flush()
 
 
 def stop_logging() -> None:

@@ -77,6 +77,9 @@ class CachedClientRepository(ClientRepository):
             revision: int | None = await self._changes.client_revision()
         except Exception:
             revision = None
+        except BaseException:  # cancelled mid-read: the next request checks instead of waiting a whole TTL
+            self._next_check = float("-inf")
+            raise
         if revision is None or revision != self._revision:
             self._revision = revision
             self._generation += 1
