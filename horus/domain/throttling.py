@@ -30,6 +30,11 @@ def client_key(client_id: str) -> str:
     return "client#" + hashlib.sha256(client_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
+def _counter_keys(client: str, address: str | None) -> list[str]:
+    """`client` as client_key() makes it."""
+    return [client, "address:" + address] if address else [client]
+
+
 class _Turns:
     """Per clientId, in this process: who is authenticating, whose turn it is, and how many have failed so far.
 
@@ -106,7 +111,7 @@ class _AttemptTurn:
         self._turns = turns
         seen = turns.failures
         try:
-            counts = await throttle._counter.recent_failures(throttle._keys(self._client_id, self._address))
+            counts = await throttle._counter.recent_failures(_counter_keys(self._key, self._address))
             await turns.take()
             self._locked = True
             since = turns.failures - seen  # possibly counted twice: errs on the side of refusing
@@ -142,13 +147,6 @@ class FailureThrottle:
         self._policy = policy
         self._turns: dict[str, _Turns] = {}
 
-    @staticmethod
-    def _keys(client_id: str, address: str | None) -> list[str]:
-        keys = [client_key(client_id)]
-        if address:
-            keys.append("address:" + address)
-        return keys
-
     def attempt(self, client_id: str, address: str | None) -> _AttemptTurn:
         """Refuses (TooManyAttempts) past a limit; otherwise the caller verifies, calling failed() on failure.
 
@@ -164,4 +162,4 @@ class FailureThrottle:
             pass
 
     async def record_failure(self, client_id: str, address: str | None) -> None:
-        await self._counter.record_failure(self._keys(client_id, address))
+        await self._counter.record_failure(_counter_keys(client_key(client_id), address))
