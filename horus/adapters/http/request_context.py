@@ -69,16 +69,14 @@ class RequestContextMiddleware:
         scope[CONTEXT_KEY] = facts
         token = request_id_var.set(request_id)
         header_value = request_id.encode("ascii")
-        status = 500
         # HEAD is GET without the body (RFC 9110 9.3.2); Litestar routes GET handlers only for GET.
         is_head = scope["method"] == "HEAD"
         if is_head:
             scope["method"] = "GET"
 
         async def send_with_request_id(message: Message) -> None:
-            nonlocal status
             if message["type"] == "http.response.start":
-                status = facts["status"] = message["status"]
+                facts["status"] = message["status"]  # also tells the app that the response has started
                 headers = [(n, v) for n, v in message.get("headers", ()) if n.lower() != REQUEST_ID_HEADER]
                 headers.append((REQUEST_ID_HEADER, header_value))
                 message["headers"] = headers
@@ -90,6 +88,7 @@ class RequestContextMiddleware:
             await self.dispatch(scope, receive, send_with_request_id)
         finally:
             elapsed = time.perf_counter() - started
+            status = facts.get("status", 500)
             if self.metrics is not None:
                 self.metrics.observe(
                     scope["path"],
