@@ -18,7 +18,7 @@ from dependency_injector import containers, providers
 from litestar import Litestar
 
 from horus.adapters.http.application import HorusAsgiApp, build_http_app
-from horus.adapters.http.client_address import parse_networks
+from horus.adapters.http.client_address import TrustedProxies, parse_networks
 from horus.adapters.http.scope_catalogue import ScopeCatalogue
 from horus.adapters.http.services import SERVICES_STATE_KEY, HttpServices
 from horus.adapters.observability.logs import configure_logging, flush_logs
@@ -189,7 +189,7 @@ def create_app(container: Container | None = None) -> HorusAsgiApp:
                 scopes=ScopeCatalogue(await resolved(container.administration())),
                 public_keys=await resolved(container.key_ring()),
                 issuer=container.settings().issuer,
-                trusted_proxies=parse_networks(container.settings().trusted_proxies),
+                trusted_proxies=TrustedProxies(parse_networks(container.settings().trusted_proxies)),
                 storage_ping=storage.ping,
                 metrics=asgi.request_metrics,
             )

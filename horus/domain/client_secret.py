@@ -12,10 +12,11 @@ SECRET_PREFIX = "horus_sk_"
 SECRET_ENTROPY_BYTES = 32
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _BODY_LENGTH = 43  # ceil(256 / log2(62))
-_CHECKSUM_LENGTH = 6  # ceil(32 / log2(62))
+_CHECKSUM_LENGTH = 6  # ceil(32 / log2(62)); is_well_formed_generated_secret reads it as three pairs
 GENERATED_SECRET_LENGTH = len(SECRET_PREFIX) + _BODY_LENGTH + _CHECKSUM_LENGTH
 _ALPHABET_SET = frozenset(_ALPHABET)
-_DIGIT_VALUES = {character: value for value, character in enumerate(_ALPHABET)}
+# Two digits at a time: the checksum's six digits back to a number in three look-ups.
+_PAIR_VALUES = {a + b: 62 * i + j for i, a in enumerate(_ALPHABET) for j, b in enumerate(_ALPHABET)}
 
 
 def _base62(value: int, width: int) -> str:
@@ -48,7 +49,6 @@ def is_well_formed_generated_secret(secret: str) -> bool:
     rest = secret[len(SECRET_PREFIX) :]
     if not _ALPHABET_SET.issuperset(rest):
         return False
-    checksum = 0
-    for character in rest[_BODY_LENGTH:]:  # the checksum's digits back to a number: cheaper than re-encoding
-        checksum = checksum * 62 + _DIGIT_VALUES[character]
+    pairs, body = _PAIR_VALUES, _BODY_LENGTH
+    checksum = (pairs[rest[body : body + 2]] * 3844 + pairs[rest[body + 2 : body + 4]]) * 3844 + pairs[rest[body + 4 :]]
     return zlib.crc32(rest[:_BODY_LENGTH].encode("ascii")) == checksum

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
 
@@ -181,6 +182,34 @@ async def test_404_and_405_use_the_envelope(client: Any, method: str, path: str,
     response = await client.request(method, path)
     assert (status, code, None) == (response.status_code, response.json()["code"], response.json()["content"])
     assert re.fullmatch(r"[A-Za-z0-9]{16,}", response.headers["x-horus-request-id"])
+
+
+async def test_every_kind_of_response_carries_exactly_one_request_id(client: Any, registered: tuple[str, str]) -> None:
+    """The middleware appends the header without looking for one already there: nothing else may set it."""
+    client_id, secret = registered
+    basic = {"authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    exchanges = [
+        ("POST", LEGACY, {"json": body(client_id, secret)}),
+        ("POST", LEGACY, {"json": body(client_id, "wrong")}),
+        ("POST", LEGACY, {"content": b"not json", "headers": JSON}),
+        ("POST", LEGACY, {"content": b"x" * 20_000, "headers": JSON}),
+        ("POST", LEGACY, {"content": b"a=b", "headers": form}),
+        ("OPTIONS", LEGACY, {}),
+        ("GET", LEGACY, {}),
+        ("POST", "/v1/oauth/token", {"content": b"grant_type=client_credentials", "headers": {**form, **basic}}),
+        ("POST", "/v1/oauth/token", {"content": b"grant_type=client_credentials", "headers": form}),
+        ("POST", "/v1/oauth/introspect", {"content": b"token=x", "headers": {**form, **basic}}),
+        ("GET", "/.well-known/jwks.json", {}),
+        ("HEAD", "/.well-known/jwks.json", {}),
+        ("GET", "/health", {}),
+        ("GET", "/ready", {}),
+        ("GET", "/metrics", {}),
+        ("GET", "/nothing/here", {}),
+    ]
+    for method, path, options in exchanges:
+        response = await client.request(method, path, **options)
+        assert 1 == len(response.headers.get_list("x-horus-request-id")), (method, path, response.status_code)
 
 
 @pytest.mark.parametrize("sent", ["abc-123", "A.b_c-9", "x" * 128])

@@ -1,12 +1,15 @@
-"""Metrics.observe with its cached labelled children counts exactly what the uncached version counted."""
+"""Metrics counts exactly what prometheus-client's own labelled counters counted, within bounded labels."""
 
 from __future__ import annotations
 
 import random
 
+import pytest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from horus.adapters.observability.metrics import (
+    LATENCY_BUCKETS,
     MAX_CACHED_CHILDREN,
     MAX_CLIENT_LABELS,
     OTHER,
@@ -21,12 +24,42 @@ TOKEN = "/v1/oauth/token"
 KNOWN_PATHS = frozenset({LEGACY, TOKEN, "/v1/oauth/introspect", "/health", "/metrics"})
 
 
-class UncachedMetrics(Metrics):
-    """Metrics.observe as it was before the children were cached (commit 84ff4ef~1), as the reference."""
+class ReferenceMetrics:
+    """The same metrics kept by prometheus-client's own labelled counters and histogram, one .labels() per
+    observation (Metrics before commit 84ff4ef, before its counts moved into plain dicts): the reference."""
 
     def __init__(self, known_paths: frozenset[str]) -> None:
-        super().__init__(known_paths)
+        self._known_paths = known_paths
         self._clients: set[str] = set()
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "horus_requests",
+            "HTTP requests by path, method and status",
+            ["path", "method", "status"],
+            registry=self.registry,
+        )
+        self.token_requests = Counter(
+            "horus_token_requests",
+            "Token requests by endpoint and outcome (six-digit code)",
+            ["endpoint", "outcome"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "horus_request_duration_seconds",
+            "Time spent in Horus per request",
+            ["path"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.throttled = Counter(
+            "horus_throttled_requests", "Requests refused by brute-force throttling", registry=self.registry
+        )
+        self.storage_errors = Counter(
+            "horus_storage_errors", "Requests that failed because storage was unreachable", registry=self.registry
+        )
+        self.tokens_issued = Counter(
+            "horus_tokens_issued", "Tokens issued per client", ["client_id"], registry=self.registry
+        )
 
     def _client_label(self, client_id: str) -> str:
         if client_id in self._clients:
@@ -39,7 +72,7 @@ class UncachedMetrics(Metrics):
     def observe(
         self, path: str, method: str, status: int, code: int | None, client_id: str | None, seconds: float
     ) -> None:
-        label = self._path_label(path)
+        label = path if path in self._known_paths else OTHER
         self.requests.labels(label, method, str(status)).inc()
         self.latency.labels(label).observe(seconds)
         if path in TOKEN_PATHS:
@@ -50,6 +83,9 @@ class UncachedMetrics(Metrics):
             self.throttled.inc()
         elif code == STORAGE_UNAVAILABLE_CODE:
             self.storage_errors.inc()
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
 
 
 Observation = tuple[str, str, int, int | None, str | None, float]
@@ -73,13 +109,11 @@ def observations(count: int, seed: int, unknown_paths: int = 20) -> list[Observa
     return made
 
 
-def exposition_without_timestamps(metrics: Metrics) -> list[str]:
-    """The exposition text, less the *_created samples (the time each child was made)."""
-    lines = metrics.exposition().decode("utf-8").splitlines()
-    return [line for line in lines if "_created" not in line]
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
-def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+def samples(metrics: Metrics | ReferenceMetrics) -> Samples:
+    """Every sample by name and labels, less the *_created ones (the time each child was made)."""
     text = metrics.exposition().decode("utf-8")
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
@@ -89,23 +123,46 @@ def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], f
     }
 
 
-def observe_both(made: list[Observation]) -> tuple[Metrics, UncachedMetrics]:
-    cached, uncached = Metrics(KNOWN_PATHS), UncachedMetrics(KNOWN_PATHS)
+def families(metrics: Metrics | ReferenceMetrics) -> list[tuple[str, str, str]]:
+    text = metrics.exposition().decode("utf-8")
+    return sorted(
+        (family.name, family.type, family.documentation)
+        for family in text_string_to_metric_families(text)
+        if not family.name.endswith("_created")
+    )
+
+
+def observe_both(made: list[Observation]) -> tuple[Metrics, ReferenceMetrics]:
+    metrics, reference = Metrics(KNOWN_PATHS), ReferenceMetrics(KNOWN_PATHS)
     for observation in made:
-        cached.observe(*observation)
-        uncached.observe(*observation)
-    return cached, uncached
+        metrics.observe(*observation)
+        reference.observe(*observation)
+    return metrics, reference
 
 
-def test_the_exposition_is_the_same_as_without_the_cache() -> None:
-    cached, uncached = observe_both(observations(5000, seed=1))
-    assert exposition_without_timestamps(uncached) == exposition_without_timestamps(cached)
+def assert_same(metrics: Metrics, reference: ReferenceMetrics) -> None:
+    assert families(reference) == families(metrics)
+    expected, counted = samples(reference), samples(metrics)
+    assert expected.keys() == counted.keys()
+    for key, value in expected.items():
+        assert value == pytest.approx(counted[key]), key  # sums of float latencies may differ in the last bit
 
 
-def test_the_exposition_is_the_same_as_without_the_cache_once_the_cache_is_full() -> None:
-    cached, uncached = observe_both(observations(8000, seed=2, unknown_paths=2000))
-    assert MAX_CACHED_CHILDREN == len(cached._children)
-    assert exposition_without_timestamps(uncached) == exposition_without_timestamps(cached)
+def test_the_exposition_counts_what_prometheus_client_counts() -> None:
+    assert_same(*observe_both(observations(5000, seed=1)))
+
+
+def test_the_exposition_counts_what_prometheus_client_counts_once_the_label_cache_is_full() -> None:
+    metrics, reference = observe_both(observations(8000, seed=2, unknown_paths=2000))
+    assert MAX_CACHED_CHILDREN == len(metrics._children)
+    assert_same(metrics, reference)
+
+
+def test_a_scrape_while_requests_go_on_sees_consistent_counts() -> None:
+    metrics = Metrics(KNOWN_PATHS)
+    for index in range(3):
+        metrics.observe(LEGACY, "POST", 200, 200000, "svc", 0.001)
+        assert float(index + 1) == samples(metrics)[("horus_tokens_issued_total", (("client_id", "svc"),))]
 
 
 def test_the_cache_never_exceeds_its_bound_however_many_combinations_are_seen() -> None:

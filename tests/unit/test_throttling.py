@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from horus.adapters.http.client_address import client_address, parse_networks
+from horus.adapters.http.client_address import MAX_REMEMBERED_ADDRESSES, TrustedProxies, client_address, parse_networks
 from horus.adapters.throttling.memory import MemoryFailureCounter
 from horus.app import create_app, resolved
 from horus.domain.errors import TooManyAttempts
@@ -113,7 +113,19 @@ def scope(peer: str, forwarded: str | None = None) -> dict[str, Any]:
     ],
 )
 def test_the_client_address(peer: str, forwarded: str | None, trusted: str, expected: str) -> None:
-    assert expected == client_address(scope(peer, forwarded), parse_networks(trusted))
+    proxies = TrustedProxies(parse_networks(trusted))
+    assert expected == client_address(scope(peer, forwarded), proxies)
+    assert expected == client_address(scope(peer, forwarded), proxies)  # the second time from remembered answers
+
+
+def test_remembered_proxy_answers_stay_bounded_and_right() -> None:
+    proxies = TrustedProxies(parse_networks("10.0.0.0/8"))
+    for index in range(MAX_REMEMBERED_ADDRESSES * 2):
+        assert proxies.trusts(f"10.{index // 65536}.{index // 256 % 256}.{index % 256}")
+        assert not proxies.trusts(f"192.0.{index // 256 % 256}.{index % 256}")
+    assert len(proxies._answers) <= MAX_REMEMBERED_ADDRESSES
+    assert not proxies.trusts("10.0.0.1" + " " * 100)  # not an address, and too long to be remembered
+    assert len(proxies._answers) <= MAX_REMEMBERED_ADDRESSES
 
 
 def test_trusted_proxies_must_be_addresses() -> None:

@@ -34,9 +34,13 @@ def header(scope: Scope, name: bytes) -> str | None:
     """The first value of a header, as Litestar's Headers.get would; `name` in lower case.
 
     ASGI servers give names in lower case, but a wrapping middleware might not."""
-    for key, value in scope["headers"]:
-        if key == name or key.lower() == name:
-            return str(value.decode("latin-1"))
+    headers = scope["headers"]
+    for key, value in headers:
+        if key == name:
+            return value.decode("latin-1")  # type: ignore[no-any-return]
+    for key, value in headers:
+        if key.lower() == name:
+            return value.decode("latin-1")  # type: ignore[no-any-return]
     return None
 
 

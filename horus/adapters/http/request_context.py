@@ -68,7 +68,7 @@ class RequestContextMiddleware:
         facts: dict[str, Any] = {"request_id": request_id}
         scope[CONTEXT_KEY] = facts
         token = request_id_var.set(request_id)
-        header_value = request_id.encode("ascii")
+        request_id_header = (REQUEST_ID_HEADER, request_id.encode("ascii"))
         # HEAD is GET without the body (RFC 9110 9.3.2); Litestar routes GET handlers only for GET.
         is_head = scope["method"] == "HEAD"
         if is_head:
@@ -77,9 +77,8 @@ class RequestContextMiddleware:
         async def send_with_request_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 facts["status"] = message["status"]  # also tells the app that the response has started
-                headers = [(n, v) for n, v in message.get("headers", ()) if n.lower() != REQUEST_ID_HEADER]
-                headers.append((REQUEST_ID_HEADER, header_value))
-                message["headers"] = headers
+                # Appended, not replaced: nothing inside Horus sets this header (a test holds every response to one).
+                message["headers"] = [*message.get("headers", ()), request_id_header]
             elif is_head and message["type"] == "http.response.body":
                 message = {**message, "body": b""}
             await send(message)

@@ -8,7 +8,7 @@ from typing import Any
 
 from litestar import Request
 
-from horus.adapters.http.client_address import Network
+from horus.adapters.http.client_address import NO_PROXIES, TrustedProxies
 from horus.adapters.http.scope_catalogue import ScopeCatalogue
 from horus.adapters.observability.metrics import Metrics
 from horus.domain.authentication import ClientAuthenticator
@@ -27,7 +27,7 @@ class HttpServices:
     issuer: str
     storage_ping: Callable[[], Awaitable[None]]
     metrics: Metrics
-    trusted_proxies: tuple[Network, ...] = ()
+    trusted_proxies: TrustedProxies = NO_PROXIES
 
 
 SERVICES_STATE_KEY = "horus_services"
