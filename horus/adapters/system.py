@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import os
 import secrets
 import threading
 from datetime import UTC, datetime
 
+from horus.adapters.base64url import b64url
 from horus.ports.clock import Clock
 from horus.ports.randomness import Randomness
 
@@ -59,4 +59,4 @@ class SystemRandomness(Randomness):
         return secrets.token_bytes(count)
 
     def token_id(self) -> str:
-        return base64.urlsafe_b64encode(random_id_bytes(16)).rstrip(b"=").decode("ascii")
+        return b64url(random_id_bytes(16))

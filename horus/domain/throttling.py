@@ -78,21 +78,11 @@ class _Turns:
 
 
 class Attempt:
-    def __init__(self, throttle: FailureThrottle, client_id: str, address: str | None, turns: _Turns) -> None:
-        self._throttle = throttle
-        self._client_id = client_id
-        self._address = address
-        self._turns = turns
+    """`async with throttle.attempt(...) as attempt`: a turn among this clientId's attempts in this process.
 
-    async def failed(self) -> None:
-        # Counted here only once stored: a turn that read the storage before the write then counts it as
-        # "since" (at worst twice, refusing), never as neither.
-        await self._throttle.record_failure(self._client_id, self._address)
-        self._turns.failures += 1
+    A class rather than @asynccontextmanager (~3 us a request), and its own context object."""
 
-
-class _AttemptTurn:
-    """`async with throttle.attempt(...)`: a class rather than @asynccontextmanager, which costs ~3 us a request."""
+    __slots__ = ("_address", "_client_id", "_key", "_locked", "_throttle", "_turns")
 
     def __init__(self, throttle: FailureThrottle, client_id: str, address: str | None) -> None:
         self._throttle = throttle
@@ -101,6 +91,13 @@ class _AttemptTurn:
         self._key = client_key(client_id)
         self._turns: _Turns | None = None
         self._locked = False
+
+    async def failed(self) -> None:
+        # Counted in the turn only once stored: a turn that read the storage before the write then counts
+        # it as "since" (at worst twice, refusing), never as neither.
+        await self._throttle.record_failure(self._client_id, self._address)
+        if self._turns is not None:
+            self._turns.failures += 1
 
     async def __aenter__(self) -> Attempt:
         throttle = self._throttle
@@ -111,7 +108,9 @@ class _AttemptTurn:
         self._turns = turns
         seen = turns.failures
         try:
-            counts = await throttle._counter.recent_failures(_counter_keys(self._key, self._address))
+            address = self._address
+            keys = (self._key, "address:" + address) if address else (self._key,)
+            counts = await throttle._counter.recent_failures(keys)
             await turns.take()
             self._locked = True
             since = turns.failures - seen  # possibly counted twice: errs on the side of refusing
@@ -123,7 +122,7 @@ class _AttemptTurn:
         except BaseException:
             self._leave()
             raise
-        return Attempt(throttle, self._client_id, self._address, turns)
+        return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._leave()
@@ -147,14 +146,14 @@ class FailureThrottle:
         self._policy = policy
         self._turns: dict[str, _Turns] = {}
 
-    def attempt(self, client_id: str, address: str | None) -> _AttemptTurn:
+    def attempt(self, client_id: str, address: str | None) -> Attempt:
         """Refuses (TooManyAttempts) past a limit; otherwise the caller verifies, calling failed() on failure.
 
         The counters are read concurrently, then the verifications of one clientId take turns, and each
         turn also counts the failures other turns recorded since its read: a burst of concurrent guesses
         cannot all pass before the first failure is counted. Successes are quick, so turns are short.
         """
-        return _AttemptTurn(self, client_id, address)
+        return Attempt(self, client_id, address)
 
     async def check(self, client_id: str, address: str | None) -> None:
         """Raises TooManyAttempts when the clientId or the address is over its limit."""

@@ -317,10 +317,19 @@ async def call_asgi(app: Any, path: str, headers: dict[str, str], chunks: list[b
     [
         (LEGACY, JSON, [b"x" * 1024] * 17, 413),
         (TOKEN, FORM, [b"x" * 1024] * 17, 413),
+        (LEGACY, JSON, [b"x" * (16 * 1024 + 1)], 413),
+        (LEGACY, JSON, [b"x" * (16 * 1024)], 400),
         (LEGACY, JSON, [legacy_json(clientId="nobody")[:10], legacy_json(clientId="nobody")[10:]], 401),
         (TOKEN, FORM, [b"grant_type=client_credentials&cli", b"ent_id=nobody&client_secret=s"], 401),
     ],
-    ids=["legacy over 16 KiB", "oauth over 16 KiB", "legacy in two chunks", "oauth in two chunks"],
+    ids=[
+        "legacy over 16 KiB",
+        "oauth over 16 KiB",
+        "legacy one byte over 16 KiB in one message",
+        "legacy 16 KiB exactly in one message",
+        "legacy in two chunks",
+        "oauth in two chunks",
+    ],
 )
 async def test_a_body_in_chunks_without_a_declared_length_gets_the_same_answer(
     both: Both, path: str, headers: dict[str, str], chunks: list[bytes], status: int

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from datetime import timedelta
 
 import jwt
@@ -11,8 +12,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from horus.adapters.base64url import b64url
 from horus.adapters.signing.jwt_verifier import JwtVerifier
-from horus.adapters.signing.key_material import KeyEncryption, SigningKeyError, b64url, generate_es256_key
+from horus.adapters.signing.key_material import KeyEncryption, SigningKeyError, generate_es256_key
 from horus.adapters.signing.key_ring import KeyRing, hs256_key_ring, key_file_ring, stored_key_ring
 from horus.adapters.storage.memory import MemoryStorage
 from horus.domain.token import AccessTokenClaims
@@ -263,3 +265,9 @@ def test_a_tampered_payload_is_refused(ring: KeyRing, verifier: JwtVerifier, clo
     header, _, signature = ring.sign(claims(clock)).split(".")
     payload = b64url(json.dumps({**_payload(clock), "sub": "admin"}).encode())
     assert verifier.verify(f"{header}.{payload}.{signature}") is None
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 31, 32, 33, 64, 330])
+def test_b64url_is_base64url_without_padding(size: int) -> None:
+    data = os.urandom(size)
+    assert base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii") == b64url(data)

@@ -53,10 +53,15 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
                 raise BodyTooLarge()
         except ValueError:
             raise ClientException("invalid content-length") from None
+    message = await receive()
+    if message["type"] == "http.request" and not message.get("more_body", False):  # the usual case: one message
+        body: bytes = message.get("body", b"")
+        if len(body) > limit:
+            raise BodyTooLarge()
+        return body
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientException("the client disconnected before sending the whole body")
         chunk = message.get("body", b"")
@@ -66,8 +71,8 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
                 raise BodyTooLarge()
             chunks.append(chunk)
         if not message.get("more_body", False):
-            break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            return b"".join(chunks)
+        message = await receive()
 
 
 async def send_json(send: Send, body: bytes, status: int = 200, extra: tuple[tuple[bytes, bytes], ...] = ()) -> None:

@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from jwt.algorithms import HMACAlgorithm
 
-from horus.adapters.signing.key_material import ES256, HS256, AsymmetricKey, SigningKeyError, b64url
+from horus.adapters.base64url import b64url, b64url_bytes
+from horus.adapters.signing.key_material import ES256, HS256, AsymmetricKey, SigningKeyError
 from horus.domain.token import AccessTokenClaims
 from horus.ports.signing import TokenSigner
 
@@ -43,24 +44,13 @@ class JwtSigner(TokenSigner):
         self.alg_name = alg_name
         self._signature = signature
         header = msgspec.json.encode({"alg": alg_name, "kid": kid, "typ": TOKEN_TYPE})
-        self._header_segment = b64url(header).encode("ascii") + b"."
+        self._header_segment = b64url_bytes(header) + b"."
 
     def sign(self, claims: AccessTokenClaims) -> str:
-        payload = msgspec.json.encode(
-            _Claims(
-                claims.iss,
-                claims.sub,
-                claims.client_id,
-                claims.aud,
-                claims.iat,
-                claims.exp,
-                claims.jti,
-                claims.scope,
-            )
-        )
-        signing_input = self._header_segment + b64url(payload).encode("ascii")
-        signature = self._signature(signing_input)
-        return (signing_input + b"." + b64url(signature).encode("ascii")).decode("ascii")
+        iss, sub, client_id, aud, iat, exp, jti, _ = claims
+        payload = msgspec.json.encode(_Claims(iss, sub, client_id, aud, iat, exp, jti, claims.scope))
+        signing_input = self._header_segment + b64url_bytes(payload)
+        return (signing_input + b"." + b64url_bytes(self._signature(signing_input))).decode("ascii")
 
 
 def es256_signer(key: AsymmetricKey) -> JwtSigner:

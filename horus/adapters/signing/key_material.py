@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
@@ -17,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from jwt.algorithms import ECAlgorithm
 
+from horus.adapters.base64url import b64url
 from horus.domain.signing_key import StoredSigningKey
 
 ES256 = "ES256"
@@ -25,10 +25,6 @@ HS256 = "HS256"
 
 class SigningKeyError(Exception):
     """A signing key cannot be loaded, decrypted or used; the message says why, never the key."""
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,8 +38,12 @@ class MemoryFailureCounter(FailureCounter):
         return sliding_estimate({window: current, window - 1: previous}, now, self._window)
 
     async def recent_failures(self, keys: Sequence[str]) -> Sequence[float]:
-        now = self._clock()
-        return [self._estimate(key, now) for key in keys]
+        counts = self._counts
+        for key in keys:
+            if key in counts:
+                now = self._clock()
+                return [self._estimate(key, now) for key in keys]
+        return [0.0] * len(keys)  # the usual case: none of them failed lately
 
     async def record_failure(self, keys: Sequence[str]) -> None:
         now = self._clock()
