@@ -287,6 +287,7 @@ def _serve(container: Container, env: dict[str, str]) -> None:
         access_log=False,
         log_config=None,
         server_header=False,
+        proxy_headers=False,  # HORUS_TRUSTED_PROXIES alone decides whose X-Forwarded-For is believed
         timeout_graceful_shutdown=10,
     )
 

@@ -335,3 +335,21 @@ def test_two_workers_issue_verifiable_tokens_and_share_one_failure_budget(tmp_pa
         assert 0 == server.stop()  # at once: the last access lines are still queued in the workers
         token_lines = [line for line in server.log_lines() if line.get("path") == LEGACY_TOKEN_PATH]
         assert 20 == len(token_lines)
+
+
+@pytest.mark.parametrize(
+    ("trusted", "expected"),
+    [("", [401, 401, 401, 429]), ("127.0.0.1", [401, 401, 401, 401])],
+    ids=["no trusted proxy: X-Forwarded-For is ignored", "loopback trusted: each forwarded address counts alone"],
+)
+def test_only_horus_trusted_proxies_decide_whether_x_forwarded_for_is_believed(
+    tmp_path: Path, trusted: str, expected: list[int]
+) -> None:
+    """uvicorn would believe X-Forwarded-For from loopback by default; Horus turns that off and decides itself."""
+    env = horus_env(tmp_path, HORUS_THROTTLE_ADDRESS_FAILURES="3", HORUS_TRUSTED_PROXIES=trusted)
+    with running_server(env, tmp_path) as server:
+        statuses = [
+            server.request_token(f"nobody-{index}", "wrong", {"x-forwarded-for": f"198.51.100.{index}"}).status_code
+            for index in range(4)
+        ]
+    assert expected == statuses
