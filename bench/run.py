@@ -2,10 +2,14 @@
 
     python bench/run.py [--duration 10] [--repetitions 5] [--warmup 3] [--scenarios a,b,c,d]
 
-The floor is the same stack (uvicorn + uvloop + httptools, same Litestar) answering a JSON
-POST that does no work, measured in the same run; every scenario is reported as a ratio of
+The floor is the same stack (uvicorn + uvloop + httptools, same Litestar, same uvicorn
+settings) answering a JSON POST that does no work; every scenario is reported as a ratio of
 it, and of "floor+es256", the same endpoint plus one ES256 signature: the most any token
-endpoint that signs each token with ES256 could reach here. Results go to
+endpoint that signs each token with ES256 could reach here. All servers run at once (idle
+ones cost nothing) and the runs are interleaved: in each round the floor is measured again
+after every two scenarios, and each scenario's ratio is taken against the mean of the floor
+runs just before and after it, so a machine that slows down or speeds up during the run
+moves both sides of the ratio. Ratios are medians over the rounds. Results go to
 bench/results/<UTC time>.json and a Markdown table is printed.
 """
 
@@ -26,7 +30,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -142,9 +146,8 @@ def run_wrk(wrk: str, url: str, scenario: Scenario, seconds: float, workdir: Pat
     return json.loads(line.removeprefix("BENCH_JSON "))  # type: ignore[no-any-return]
 
 
-def measure(wrk: str, url: str, scenario: Scenario, args: argparse.Namespace, workdir: Path) -> Measurement:
-    run_wrk(wrk, url, scenario, args.warmup, workdir)
-    runs = [run_wrk(wrk, url, scenario, args.duration, workdir) for _ in range(args.repetitions)]
+def summarize(scenario: Scenario, runs: list[dict[str, object]], ratios: list[float]) -> Measurement:
+    """Medians over the repetitions; `ratios` are this scenario's per-round ratios to the floor beside it."""
     per_run = []
     statuses: dict[str, int] = {}
     for run in runs:
@@ -161,6 +164,8 @@ def measure(wrk: str, url: str, scenario: Scenario, args: argparse.Namespace, wo
                 "socket_errors": run["errors"],
             }
         )
+    for run_figures, ratio in zip(per_run, ratios, strict=False):
+        run_figures["ratio_to_floor"] = ratio
     non_2xx = sum(count for status, count in statuses.items() if not status.startswith("2"))
     measurement = Measurement(
         name=scenario.name,
@@ -175,7 +180,49 @@ def measure(wrk: str, url: str, scenario: Scenario, args: argparse.Namespace, wo
     )
     if scenario.attack_share:
         measurement.valid_requests_per_second = statistics.median(r["valid_per_second"] for r in per_run)
+    if ratios:
+        measurement.ratio_to_floor = statistics.median(ratios)
     return measurement
+
+
+@dataclass
+class Target:
+    scenario: Scenario
+    url: str
+    runs: list[dict[str, object]] = field(default_factory=list)
+    ratios: list[float] = field(default_factory=list)
+
+    def throughput(self, run: dict[str, object]) -> float:
+        """Requests per second of the run; of the valid (200) ones only when the scenario mixes in attackers."""
+        seconds = run["duration_us"] / 1e6  # type: ignore[operator]
+        if self.scenario.attack_share:
+            return run["statuses"].get("200", 0) / seconds  # type: ignore[attr-defined,no-any-return]
+        return run["requests"] / seconds  # type: ignore[operator,no-any-return]
+
+
+def measure_interleaved(
+    wrk: str, floor: Target, targets: list[Target], args: argparse.Namespace, workdir: Path
+) -> None:
+    """Warms every target up, then runs `repetitions` rounds of floor, two targets, floor, two targets, ..., floor."""
+    for target in [floor, *targets]:
+        print(f"warming up {target.scenario.name} ...", file=sys.stderr)
+        run_wrk(wrk, target.url, target.scenario, args.warmup, workdir)
+    for round_number in range(args.repetitions):
+        print(f"round {round_number + 1} of {args.repetitions} ...", file=sys.stderr)
+        before = floor.throughput(run_and_keep(wrk, floor, args, workdir))
+        for start in range(0, len(targets), 2):
+            pair = targets[start : start + 2]
+            throughputs = [target.throughput(run_and_keep(wrk, target, args, workdir)) for target in pair]
+            after = floor.throughput(run_and_keep(wrk, floor, args, workdir))
+            for target, throughput in zip(pair, throughputs, strict=True):
+                target.ratios.append(throughput / ((before + after) / 2))
+            before = after
+
+
+def run_and_keep(wrk: str, target: Target, args: argparse.Namespace, workdir: Path) -> dict[str, object]:
+    run = run_wrk(wrk, target.url, target.scenario, args.duration, workdir)
+    target.runs.append(run)
+    return run
 
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -287,28 +334,29 @@ def scenarios(seeded: dict[str, object]) -> list[Scenario]:
     ]
 
 
-def measure_postgresql(wrk: str, args: argparse.Namespace, workdir: Path, env: dict[str, str]) -> Measurement:
-    """(e): scenario (a) with PostgreSQL storage, in a database of its own."""
+@contextmanager
+def postgresql_server(env: dict[str, str], workdir: Path) -> Iterator[tuple[str, Scenario]]:
+    """(e): scenario (a) on a `horus serve` with PostgreSQL storage, in a database of its own."""
     name = "horus_bench_" + secrets.token_hex(4)
     asyncio.run(postgres_database(f"CREATE DATABASE {name}"))
     try:
         pg_env = {**env, "HORUS_STORAGE": f"postgresql://postgres@127.0.0.1:5432/{name}"}
         client_id, secret = asyncio.run(seed_one(pg_env))
         port = free_port()
-        print("measuring e: one client, PostgreSQL storage (legacy) ...", file=sys.stderr)
         with server(
             [sys.executable, "-m", "horus", "serve", "--port", str(port)], port, pg_env, workdir / "horus-pg.log"
         ):
-            scenario = Scenario(
-                "e",
-                "one client, generated secret, PostgreSQL storage (legacy)",
-                LEGACY,
-                [legacy_body(client_id, secret)],
+            yield (
+                f"http://127.0.0.1:{port}",
+                Scenario(
+                    "e",
+                    "one client, generated secret, PostgreSQL storage (legacy)",
+                    LEGACY,
+                    [legacy_body(client_id, secret)],
+                ),
             )
-            measurement = measure(wrk, f"http://127.0.0.1:{port}", scenario, args, workdir)
     finally:
         asyncio.run(postgres_database(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    return measurement
 
 
 def markdown(floor: Measurement, signed_floor: Measurement, measurements: list[Measurement]) -> str:
@@ -331,8 +379,10 @@ def markdown(floor: Measurement, signed_floor: Measurement, measurements: list[M
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=10, help="seconds per repetition (default 10)")
-    parser.add_argument("--repetitions", type=int, default=5, help="repetitions per scenario (default 5)")
+    parser.add_argument("--duration", type=float, default=8, help="seconds per run (default 8)")
+    parser.add_argument(
+        "--repetitions", type=int, default=5, help="rounds, each running every scenario once (default 5)"
+    )
     parser.add_argument("--warmup", type=float, default=3, help="warm-up seconds per scenario (default 3)")
     parser.add_argument("--scenarios", default="", help="comma-separated names to run (default: all)")
     args = parser.parse_args()
@@ -350,55 +400,48 @@ def main() -> None:
         seeded = asyncio.run(seed(env))
         selected = [s for s in scenarios(seeded) if not args.scenarios or s.name in args.scenarios.split(",")]
 
-        port = free_port()
+        floor_port = free_port()
         floor_command = [
             sys.executable,
             "-m",
             "uvicorn",
             "bench.floor_app:app",
             "--port",
-            str(port),
+            str(floor_port),
             "--loop",
             "uvloop",
             "--http",
             "httptools",
             "--no-access-log",
+            "--no-server-header",
+            "--no-proxy-headers",
             "--log-level",
             "warning",
         ]
-        print("measuring the floor ...", file=sys.stderr)
-        with server(floor_command, port, {**env, "PYTHONPATH": str(ROOT)}, workdir / "floor.log"):
-            floor = measure(
-                wrk,
-                f"http://127.0.0.1:{port}",
-                Scenario("floor", "empty JSON POST, same stack", "/floor", ["{}"]),
-                args,
-                workdir,
-            )
-            print("measuring the floor plus one ES256 signature ...", file=sys.stderr)
-            signed_floor = measure(
-                wrk,
-                f"http://127.0.0.1:{port}",
-                Scenario("floor+es256", "the floor plus one ES256 signature (bound)", "/floor-es256", ["{}"]),
-                args,
-                workdir,
-            )
-            signed_floor.ratio_to_floor = signed_floor.requests_per_second / floor.requests_per_second
+        floor_url = f"http://127.0.0.1:{floor_port}"
         port = free_port()
+        horus_url = f"http://127.0.0.1:{port}"
         horus = [sys.executable, "-m", "horus", "serve", "--port", str(port)]
-        measurements = []
-        with server(horus, port, env, workdir / "horus.log"):
-            for scenario in selected:
-                print(f"measuring {scenario.name}: {scenario.description} ...", file=sys.stderr)
-                measurement = measure(wrk, f"http://127.0.0.1:{port}", scenario, args, workdir)
-                measurements.append(measurement)
-
-        if not args.scenarios or "e" in args.scenarios.split(","):
-            measurements.append(measure_postgresql(wrk, args, workdir, env))
+        with ExitStack() as servers:
+            servers.enter_context(
+                server(floor_command, floor_port, {**env, "PYTHONPATH": str(ROOT)}, workdir / "floor.log")
+            )
+            servers.enter_context(server(horus, port, env, workdir / "horus.log"))
+            floor = Target(Scenario("floor", "empty JSON POST, same stack", "/floor", ["{}"]), floor_url)
+            signed = Target(
+                Scenario("floor+es256", "the floor plus one ES256 signature (bound)", "/floor-es256", ["{}"]), floor_url
+            )
+            targets = [signed, *(Target(scenario, horus_url) for scenario in selected)]
+            if not args.scenarios or "e" in args.scenarios.split(","):
+                pg_url, pg_scenario = servers.enter_context(postgresql_server(env, workdir))
+                targets.append(Target(pg_scenario, pg_url))
+            measure_interleaved(wrk, floor, targets, args, workdir)
+    floor_measurement = summarize(floor.scenario, floor.runs, [])
+    signed_floor = summarize(signed.scenario, signed.runs, signed.ratios)
+    measurements = [summarize(target.scenario, target.runs, target.ratios) for target in targets[1:]]
+    bound = signed_floor.ratio_to_floor or 1.0
     for measurement in measurements:
-        throughput = measurement.valid_requests_per_second or measurement.requests_per_second
-        measurement.ratio_to_floor = throughput / floor.requests_per_second
-        measurement.ratio_to_signed_floor = throughput / signed_floor.requests_per_second
+        measurement.ratio_to_signed_floor = (measurement.ratio_to_floor or 0.0) / bound
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     report = {
@@ -412,12 +455,12 @@ def main() -> None:
             "server_cpu": SERVER_CPU,
             "load_cpu": LOAD_CPU,
         },
-        "floor": asdict(floor),
+        "floor": asdict(floor_measurement),
         "signed_floor": asdict(signed_floor),
         "scenarios": [asdict(m) for m in measurements],
     }
     (RESULTS / f"{stamp}.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(markdown(floor, signed_floor, measurements))
+    print(markdown(floor_measurement, signed_floor, measurements))
     print(f"\nwritten to bench/results/{stamp}.json", file=sys.stderr)
 
 
