@@ -111,7 +111,10 @@ class Attempt:
             address = self._address
             keys = (self._key, "address:" + address) if address else (self._key,)
             counts = await throttle._counter.recent_failures(keys)
-            await turns.take()
+            if turns.held:
+                await turns.take()
+            else:
+                turns.held = True  # what take() does when the turn is free, without a coroutine
             self._locked = True
             since = turns.failures - seen  # possibly counted twice: errs on the side of refusing
             policy = throttle._policy

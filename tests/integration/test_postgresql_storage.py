@@ -85,7 +85,7 @@ def full_text(error: BaseException) -> str:
 async def test_postgresql_migrations_are_applied_once(database_url: str) -> None:
     for _ in range(3):
         await (await opened(database_url)).close()
-    expected = sorted((migration.version,) for migration in load_migrations())
+    expected = sorted((migration.version,) for migration in load_migrations("postgresql"))
     assert expected == sorted(await query(database_url, "SELECT version FROM schema_migrations"))
     assert [(1,)] == await query(
         database_url, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'clients'"
@@ -103,7 +103,7 @@ async def test_two_instances_opening_together_on_a_new_database_both_succeed_and
     finally:
         await first.close()
         await second.close()
-    expected = sorted((migration.version,) for migration in load_migrations())
+    expected = sorted((migration.version,) for migration in load_migrations("postgresql"))
     assert expected == sorted(await query(database_url, "SELECT version FROM schema_migrations"))
 
 

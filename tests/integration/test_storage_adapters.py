@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
+import asyncpg
 import pytest
 
 from horus.adapters.storage import sqlite as sqlite_module
@@ -29,7 +30,7 @@ from horus.domain.signing_key import StoredSigningKey
 from horus.ports.clients import ClientChanges, ClientRepository
 from horus.ports.signing_keys import SigningKeyRepository
 from tests.fakes import T0
-from tests.integration.postgresql_databases import ThrowawayPostgreSQLStorage
+from tests.integration.postgresql_databases import ThrowawayPostgreSQLStorage, database_url
 
 
 class Storage(ClientRepository, SigningKeyRepository, Protocol):
@@ -222,6 +223,38 @@ async def test_every_client_write_changes_the_revision_and_a_failed_one_does_not
     assert before == await changes.client_revision()  # keys are not clients
 
 
+async def sql_by_hand(storage: Storage, statement: str) -> None:
+    """What an operator does with the database's own client, outside Horus."""
+    if isinstance(storage, SQLiteStorage):
+        with closing(sqlite3.connect(storage._path)) as db, db:
+            db.execute(statement.replace("$1", "?"), ("billing.apps",))
+    elif isinstance(storage, ThrowawayPostgreSQLStorage):
+        connection = await asyncpg.connect(database_url(storage.database), timeout=10)
+        try:
+            await connection.execute(statement, "billing.apps")
+        finally:
+            await connection.close()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE clients SET enabled = 0 WHERE client_id = $1",
+        "UPDATE clients SET secret_hash = 'hmac-sha256$00' WHERE client_id = $1",
+        "DELETE FROM clients WHERE client_id = $1",
+    ],
+    ids=["disable", "new secret hash", "delete"],
+)
+async def test_a_client_write_by_hand_changes_the_revision_too(storage: Storage, statement: str) -> None:
+    if isinstance(storage, MemoryStorage):
+        return  # nothing outside the process can write to it
+    changes: ClientChanges = storage  # type: ignore[assignment]
+    await storage.add(make_client())
+    before = await changes.client_revision()
+    await sql_by_hand(storage, statement)
+    assert before != await changes.client_revision()
+
+
 # Signing keys
 
 
@@ -280,7 +313,7 @@ async def test_sqlite_data_survives_close_and_reopen(db_path: Path) -> None:
 async def test_sqlite_migrations_are_applied_once(db_path: Path) -> None:
     for _ in range(3):
         await (await opened_sqlite(db_path)).close()
-    expected = sorted((migration.version,) for migration in load_migrations())
+    expected = sorted((migration.version,) for migration in load_migrations("sqlite"))
     assert expected == sorted(query(db_path, "SELECT version FROM schema_migrations"))
     assert [(1,)] == query(db_path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'clients'")
 

@@ -13,7 +13,7 @@ from horus.adapters.http.asgi_exchange import Receive, Scope, Send, header, read
 from horus.adapters.http.client_address import client_address
 from horus.adapters.http.json_body import MAX_JSON_BODY, UnsupportedMediaType, decode_json_object, media_type
 from horus.adapters.http.legacy_envelope import JSON, LegacyEnvelope, LegacyTokenContent, answer_other_method
-from horus.adapters.http.request_context import annotate
+from horus.adapters.http.request_context import request_facts
 from horus.adapters.http.services import services_in
 from horus.domain.client import is_registrable_client_id
 from horus.domain.errors import ErrorCode
@@ -42,8 +42,9 @@ async def issue_legacy_token(scope: Scope, receive: Receive, send: Send) -> None
         await answer_other_method(scope, send, ("POST",))
         return
     services = services_in(scope)
+    facts = request_facts(scope)
     content_type = header(scope, b"content-type")
-    if content_type is not None and media_type(content_type) != JSON:
+    if content_type is not None and content_type != JSON and media_type(content_type) != JSON:
         raise UnsupportedMediaType(JSON)
     body = await read_body(scope, receive, MAX_JSON_BODY)
     if content_type is None and body:
@@ -53,9 +54,9 @@ async def issue_legacy_token(scope: Scope, receive: Receive, send: Send) -> None
     client_secret = required_text("clientSecret", fields.clientSecret, MAX_CLIENT_SECRET_LENGTH)
     require_client_credentials("grantType", fields.grantType)
     if is_registrable_client_id(client_id):
-        annotate(scope, client_id=client_id)
+        facts["client_id"] = client_id
     address = client_address(scope, services.trusted_proxies)
     issued = await services.grant.issue(client_id, client_secret, address=address)
-    annotate(scope, code=SUCCESS)
+    facts["code"] = SUCCESS
     content = LegacyTokenContent(expiresIn=f"{issued.expires_in}s", accessToken=issued.access_token, tokenType="bearer")
     await send_json(send, msgspec.json.encode(LegacyEnvelope(SUCCESS, "success", content)))

@@ -20,7 +20,6 @@ import asyncpg
 
 from horus.adapters.storage.migrations import load_migrations
 from horus.adapters.storage.records import (
-    BUMP_CLIENT_REVISION,
     CLIENT_COLUMNS,
     CLIENT_REVISION,
     KEY_COLUMNS,
@@ -105,7 +104,7 @@ class PostgreSQLStorage(ClientRepository, ClientChanges, SigningKeyRepository, R
             await db.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
             await db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
             applied = {row[0] for row in await db.fetch("SELECT version FROM schema_migrations")}
-            for migration in load_migrations():
+            for migration in load_migrations("postgresql"):
                 if migration.version in applied:
                     continue
                 for statement in migration.statements:
@@ -150,22 +149,17 @@ class PostgreSQLStorage(ClientRepository, ClientChanges, SigningKeyRepository, R
         return client_from_row(row) if row else None
 
     async def _change_clients(self, sql: str, *parameters: Any) -> int:
-        """One client write and the revision bump, in one transaction: no reader sees one without the other."""
-        async with self._connection() as db, db.transaction():
-            changed = _row_count(await db.execute(sql, *parameters))
-            if changed:
-                await db.execute(BUMP_CLIENT_REVISION)
-        return changed
+        """The clients table's trigger (migration 0005) bumps the client revision in the same transaction."""
+        async with self._connection() as db:
+            return _row_count(await db.execute(sql, *parameters))
 
     async def add(self, client: Client) -> None:
         async with self._connection() as db:
             try:
-                async with db.transaction():
-                    await db.execute(
-                        f"INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ({_placeholders(CLIENT_COLUMNS)})",
-                        *client_to_row(client),
-                    )
-                    await db.execute(BUMP_CLIENT_REVISION)
+                await db.execute(
+                    f"INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ({_placeholders(CLIENT_COLUMNS)})",
+                    *client_to_row(client),
+                )
             except asyncpg.UniqueViolationError as error:
                 raise ClientAlreadyExists(client.client_id) from error
 

@@ -12,7 +12,6 @@ from horus.domain.signing_key import StoredSigningKey
 
 CLIENT_COLUMNS = "client_id, name, scopes, enabled, secret_hash, created_at, updated_at"
 CLIENT_REVISION = "SELECT revision FROM client_changes WHERE id = 1"
-BUMP_CLIENT_REVISION = "UPDATE client_changes SET revision = revision + 1 WHERE id = 1"
 KEY_COLUMNS = "kid, algorithm, encrypted_private_key, public_jwk, created_at, activates_at, retires_at"
 
 

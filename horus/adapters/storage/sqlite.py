@@ -15,7 +15,6 @@ import aiosqlite
 
 from horus.adapters.storage.migrations import load_migrations
 from horus.adapters.storage.records import (
-    BUMP_CLIENT_REVISION,
     CLIENT_COLUMNS,
     CLIENT_REVISION,
     KEY_COLUMNS,
@@ -78,7 +77,7 @@ class SQLiteStorage(ClientRepository, ClientChanges, SigningKeyRepository, Revok
             await db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
             async with db.execute("SELECT version FROM schema_migrations") as cursor:
                 applied = {row[0] for row in await cursor.fetchall()}
-            for migration in load_migrations():
+            for migration in load_migrations("sqlite"):
                 if migration.version in applied:
                     continue
                 for statement in migration.statements:
@@ -137,12 +136,9 @@ class SQLiteStorage(ClientRepository, ClientChanges, SigningKeyRepository, Revok
         return client_from_row(row) if row else None
 
     async def _change_clients(self, sql: str, parameters: tuple[Any, ...]) -> int:
-        """One client write and the revision bump, in one transaction: no reader sees one without the other."""
+        """The clients table's triggers (migration 0005) bump the client revision in the same transaction."""
         async with self._transaction() as db, db.execute(sql, parameters) as cursor:
-            changed = cursor.rowcount
-            if changed:
-                await db.execute(BUMP_CLIENT_REVISION)
-            return int(changed)
+            return int(cursor.rowcount)
 
     async def add(self, client: Client) -> None:
         try:
