@@ -1,6 +1,7 @@
 """The token-endpoint benchmark: a real `horus serve` on one core, wrk on the other, ratios against the floor.
 
-    python bench/run.py [--duration 10] [--repetitions 5] [--warmup 3] [--scenarios a,b,c,d]
+    python bench/run.py [--duration 8] [--repetitions 5] [--warmup 3] [--scenarios a,b,c,d,e]
+    python bench/run.py --table bench/results/<time>.json   # the table of an earlier run
 
 The floor is the same stack (uvicorn + uvloop + httptools, same Litestar, same uvicorn
 settings) answering a JSON POST that does no work; every scenario is reported as a ratio of
@@ -359,10 +360,26 @@ def postgresql_server(env: dict[str, str], workdir: Path) -> Iterator[tuple[str,
         asyncio.run(postgres_database(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
+# Issue 6's targets: the least ratio to the floor (of the valid requests for d); a also wants p99 < 50 ms, no non-2xx.
+TARGETS = {"a": 0.75, "b": 0.70, "c": 0.60, "d": 0.60}
+P99_TARGET_MS = 50.0
+
+
+def verdict(measurement: Measurement) -> str:
+    target = TARGETS.get(measurement.name)
+    if target is None or measurement.ratio_to_floor is None:
+        return ""
+    met = measurement.ratio_to_floor >= target
+    if measurement.name == "a":
+        met = met and measurement.p99_ms < P99_TARGET_MS and measurement.non_2xx == 0
+        return f"≥ {target:.2f}, p99 < {P99_TARGET_MS:.0f} ms, no non-2xx: {'met' if met else 'not met'}"
+    return f"≥ {target:.2f}: {'met' if met else 'not met'}"
+
+
 def markdown(floor: Measurement, signed_floor: Measurement, measurements: list[Measurement]) -> str:
     rows = [
-        "| scenario | req/s | ratio to floor | ratio to floor+es256 | p50 ms | p99 ms | non-2xx |",
-        "|---|---|---|---|---|---|---|",
+        "| scenario | req/s | ratio to floor | ratio to floor+es256 | p50 ms | p99 ms | non-2xx | target |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for m in [floor, signed_floor, *measurements]:
         ratio = f"{m.ratio_to_floor:.2f}" if m.ratio_to_floor is not None else "1.00"
@@ -372,7 +389,7 @@ def markdown(floor: Measurement, signed_floor: Measurement, measurements: list[M
             throughput += f" (valid {m.valid_requests_per_second:,.0f})"
         rows.append(
             f"| {m.name}: {m.description} | {throughput} | {ratio} | {signed_ratio} | {m.p50_ms:.2f} | "
-            f"{m.p99_ms:.2f} | {m.non_2xx} {json.dumps(m.statuses) if m.non_2xx else ''} |"
+            f"{m.p99_ms:.2f} | {m.non_2xx} {json.dumps(m.statuses) if m.non_2xx else ''} | {verdict(m)} |"
         )
     return "\n".join(rows)
 
@@ -385,7 +402,13 @@ def main() -> None:
     )
     parser.add_argument("--warmup", type=float, default=3, help="warm-up seconds per scenario (default 3)")
     parser.add_argument("--scenarios", default="", help="comma-separated names to run (default: all)")
+    parser.add_argument("--table", type=Path, help="print the table of an earlier results file, and run nothing")
     args = parser.parse_args()
+    if args.table:
+        report = json.loads(args.table.read_text())
+        floor, signed = Measurement(**report["floor"]), Measurement(**report["signed_floor"])
+        print(markdown(floor, signed, [Measurement(**figures) for figures in report["scenarios"]]))
+        return
     wrk = ensure_wrk()
     RESULTS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="horus-bench-") as tmp:
