@@ -29,6 +29,7 @@ from horus.adapters.security.server_key import (
     load_or_create_key_file,
     server_key_from_text,
 )
+from horus.adapters.signing.batched_signer import BatchedSigner
 from horus.adapters.signing.jwt_verifier import JwtVerifier
 from horus.adapters.signing.key_material import KeyEncryption
 from horus.adapters.signing.key_ring import KeyRing, StoredKeys, hs256_key_ring, key_file_ring, refresh_forever
@@ -140,7 +141,8 @@ class Container(containers.DeclarativeContainer):
     throttle = providers.Singleton(FailureThrottle, failure_counter, throttle_policy)
     cached_clients = providers.Singleton(CachedClientRepository, open_storage, open_storage, config.client_cache_ttl)
     authenticator = providers.Singleton(ClientAuthenticator, cached_clients, secret_hasher, throttle)
-    grant = providers.Singleton(ClientCredentialsGrant, authenticator, key_ring, clock, randomness, token_policy)
+    token_signer = providers.Singleton(lambda ring: BatchedSigner(ring.sign), key_ring)
+    grant = providers.Singleton(ClientCredentialsGrant, authenticator, token_signer, clock, randomness, token_policy)
     verifier = providers.Singleton(JwtVerifier, key_ring, config.issuer, config.audience, clock)
     administration = providers.Singleton(ClientAdministration, open_storage, secret_hasher, clock, randomness)
     introspection = providers.Singleton(TokenIntrospection, verifier, cached_clients, open_storage, clock)

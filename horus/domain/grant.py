@@ -59,4 +59,4 @@ class ClientCredentialsGrant:
             jti=self._randomness.token_id(),
             scopes=scopes,
         )
-        return IssuedToken(self._signer.sign(claims), self._policy.lifetime_seconds, scopes)
+        return IssuedToken(await self._signer.sign(claims), self._policy.lifetime_seconds, scopes)

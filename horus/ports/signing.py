@@ -9,7 +9,7 @@ from horus.domain.token import AccessTokenClaims
 
 
 class TokenSigner(Protocol):
-    def sign(self, claims: AccessTokenClaims) -> str: ...
+    async def sign(self, claims: AccessTokenClaims) -> str: ...
 
 
 class PublicKeySet(Protocol):

@@ -40,7 +40,7 @@ class RecordingHasher:
 class RecordingSigner:
     signed: list[AccessTokenClaims] = field(default_factory=list)
 
-    def sign(self, claims: AccessTokenClaims) -> str:
+    async def sign(self, claims: AccessTokenClaims) -> str:
         self.signed.append(claims)
         return f"token-{len(self.signed)}"
 

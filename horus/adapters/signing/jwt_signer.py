@@ -21,7 +21,6 @@ from jwt.algorithms import HMACAlgorithm
 from horus.adapters.base64url import b64url, b64url_bytes
 from horus.adapters.signing.key_material import ES256, HS256, AsymmetricKey, SigningKeyError
 from horus.domain.token import AccessTokenClaims
-from horus.ports.signing import TokenSigner
 
 TOKEN_TYPE = "at+jwt"
 MIN_HS256_SECRET_BYTES = 32
@@ -38,7 +37,7 @@ class _Claims(msgspec.Struct, omit_defaults=True):
     scope: str | None = None
 
 
-class JwtSigner(TokenSigner):
+class JwtSigner:
     def __init__(self, kid: str, alg_name: str, signature: Callable[[bytes], bytes]) -> None:
         self.kid = kid
         self.alg_name = alg_name

@@ -36,14 +36,14 @@ from horus.domain.signing_key import (
 )
 from horus.domain.token import AccessTokenClaims
 from horus.ports.clock import Clock
-from horus.ports.signing import PublicKeySet, TokenSigner
+from horus.ports.signing import PublicKeySet
 from horus.ports.signing_keys import SigningKeyRepository
 
 KEY_REFRESH_SECONDS = 5.0
 LOG = logging.getLogger("horus.keys")
 
 
-class KeyRing(TokenSigner, PublicKeySet):
+class KeyRing(PublicKeySet):
     def __init__(
         self,
         signer: JwtSigner,
