@@ -7,6 +7,8 @@ and only then are the other conditions looked at.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from horus.domain.client import Client, is_registrable_client_id
 from horus.domain.client_secret import has_generated_prefix, is_well_formed_generated_secret
 from horus.domain.errors import InvalidClient
@@ -44,7 +46,7 @@ class ClientAuthenticator:
             # Every refusal takes a second, uncached look (the same cost for unknown, wrong and disabled):
             # a client whose secret was just rotated or who was just enabled is not refused from a stale cache.
             current = await self._clients.get(client_id, fresh=True)
-            if current != client:
+            if _changed(current, client):
                 accepted = await self._accepted(current, client_id, secret)
         if accepted is None:
             raise InvalidClient()
@@ -56,3 +58,23 @@ class ClientAuthenticator:
         usable = client if client is not None and client.enabled else None
         verified = await self._hasher.verify(client_id, secret, usable.secret_hash if usable else None)
         return usable if verified else None
+
+
+def _changed(current: Client | None, cached: Client | None) -> bool:
+    """current != cached, compared field by field even when both are None (timing must not tell)."""
+    if current is None or cached is None:
+        return (current is None) != (cached is None) or _ABSENT != _ABSENT_TWIN
+    return current != cached
+
+
+def _absent_client() -> Client:
+    """A client no one has; built anew each call, so that two of them are equal without sharing their fields."""
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    return Client(
+        "".join(["absent", "-client"]), "", ("read", "write"), True, "".join(["hmac-sha256$", "0" * 64]), when, when
+    )
+
+
+# Two equal, distinct clients: comparing them costs what comparing a client with its fresh copy costs.
+_ABSENT = _absent_client()
+_ABSENT_TWIN = _absent_client()

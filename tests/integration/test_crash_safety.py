@@ -74,21 +74,23 @@ def test_sigterm_lets_in_flight_requests_finish_then_exits_zero(tmp_path: Path) 
     client_id, _ = create_client(env, tmp_path, "--client-id", "legacy")
     with running_server(env, tmp_path) as server:
         statuses: list[int | str] = []
+        ready = threading.Barrier(13)  # the twelve senders and this thread
 
         def slow_request(index: int) -> None:
             # A legacy-shaped wrong secret costs one argon2id run (two at a time): these queue up.
             body = {"grantType": "client_credentials", "clientId": client_id, "clientSecret": f"wrong-{index}"}
-            try:
-                statuses.append(
-                    httpx.post(server.base_url + "/v1/nonspec/oauth2/auth/server", json=body, timeout=30).status_code
-                )
-            except httpx.HTTPError as error:
-                statuses.append(type(error).__name__)
+            with httpx.Client(base_url=server.base_url, timeout=30) as client:  # made before the clock starts
+                ready.wait(10)
+                try:
+                    statuses.append(client.post("/v1/nonspec/oauth2/auth/server", json=body).status_code)
+                except httpx.HTTPError as error:
+                    statuses.append(type(error).__name__)
 
         threads = [threading.Thread(target=slow_request, args=(index,)) for index in range(12)]
         for thread in threads:
             thread.start()
-        time.sleep(0.3)
+        ready.wait(10)
+        time.sleep(0.5)  # every request has connected; twelve argon2id runs, two at a time, take seconds
         server.process.send_signal(signal.SIGTERM)
         for thread in threads:
             thread.join(30)

@@ -25,6 +25,7 @@ from horus.adapters.storage.records import (
     KEY_COLUMNS,
     client_from_row,
     client_to_row,
+    found_client,
     key_from_row,
     key_to_row,
 )
@@ -146,7 +147,7 @@ class PostgreSQLStorage(ClientRepository, ClientChanges, SigningKeyRepository, R
     async def get(self, client_id: str, fresh: bool = False) -> Client | None:
         async with self._connection() as db:
             row = await db.fetchrow(f"SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1", client_id)
-        return client_from_row(row) if row else None
+        return found_client(row)
 
     async def _change_clients(self, sql: str, *parameters: Any) -> int:
         """The clients table's trigger (migration 0005) bumps the client revision in the same transaction."""

@@ -27,6 +27,26 @@ def client_to_row(client: Client) -> tuple[Any, ...]:
     )
 
 
+# Decoded in place of a missing client, so that "no such client" costs what "this client" costs.
+_ABSENT_CLIENT_ROW = (
+    "absent-client",
+    "",
+    "read write",
+    1,
+    "hmac-sha256$" + "0" * 64,
+    "2026-01-01T00:00:00+00:00",
+    "2026-01-01T00:00:00+00:00",
+)
+
+
+def found_client(row: Sequence[Any] | None) -> Client | None:
+    """The client of a looked-up row, or None; a missing row costs the same decoding (timing must not tell)."""
+    if row is None:
+        client_from_row(_ABSENT_CLIENT_ROW)
+        return None
+    return client_from_row(row)
+
+
 def client_from_row(row: Sequence[Any]) -> Client:
     client_id, name, scopes, enabled, secret_hash, created_at, updated_at = row
     return Client(

@@ -20,6 +20,7 @@ from horus.adapters.storage.records import (
     KEY_COLUMNS,
     client_from_row,
     client_to_row,
+    found_client,
     key_from_row,
     key_to_row,
 )
@@ -133,7 +134,7 @@ class SQLiteStorage(ClientRepository, ClientChanges, SigningKeyRepository, Revok
 
     async def get(self, client_id: str, fresh: bool = False) -> Client | None:
         row = await self._fetch_one(f"SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = ?", (client_id,))
-        return client_from_row(row) if row else None
+        return found_client(row)
 
     async def _change_clients(self, sql: str, parameters: tuple[Any, ...]) -> int:
         """The clients table's triggers (migration 0005) bump the client revision in the same transaction."""
