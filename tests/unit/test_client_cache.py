@@ -93,11 +93,25 @@ async def test_entries_are_read_again_after_the_max_age_even_without_a_revision_
     cache = CachedClientRepository(storage, storage, ttl_seconds=2, clock=ticker, max_age_seconds=60)
     await storage.add(client())
     await cache.get("svc")
-    storage.set_without_revision(client(enabled=False))  # SQL by hand: no revision bump
-    ticker.now += 58
+    storage.set_without_revision(client(enabled=False))  # a write the revision missed
+    ticker.now += 29  # never before half the max age
     assert (await cache.get("svc")).enabled  # type: ignore[union-attr]
-    ticker.now += 2
+    ticker.now += 31  # always by the max age
     assert not (await cache.get("svc")).enabled  # type: ignore[union-attr]
+
+
+async def test_entries_read_together_do_not_all_expire_together() -> None:
+    storage, ticker = CountingStorage(), Ticker()
+    cache = CachedClientRepository(storage, storage, ttl_seconds=2, clock=ticker, max_age_seconds=60)
+    for index in range(200):
+        await storage.add(client(f"svc-{index}"))
+    for index in range(200):
+        await cache.get(f"svc-{index}")
+    reads_before = len(storage.reads)
+    ticker.now += 45  # three quarters of the max age: about half the entries are due
+    for index in range(200):
+        await cache.get(f"svc-{index}")
+    assert 40 < len(storage.reads) - reads_before < 160
 
 
 async def test_an_unreadable_revision_drops_the_cache_so_requests_fail_closed() -> None:

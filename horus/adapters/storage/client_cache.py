@@ -6,7 +6,8 @@ revision is read at most once every `ttl_seconds`, by the first request after th
 client disabled, deleted or given a new secret elsewhere is refused within `ttl_seconds` plus
 one read, and hot clients cost no storage round trip however many there are. As a backstop
 (a revision restored from a backup to the very number it had), no entry is used longer than
-`max_age_seconds`: long, since each expiry is a storage read (10,000 round-robin clients re-read
+`max_age_seconds` (between half of it and all of it, at random, so that entries read together
+do not all expire together): long, since each expiry is a storage read (10,000 round-robin clients re-read
 every 60 s cost a tenth of a core here).
 If the revision cannot be read, everything cached is dropped: with storage down, requests
 fail closed as they would without a cache.
@@ -18,6 +19,7 @@ cache off.
 
 from __future__ import annotations
 
+import random
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -46,7 +48,7 @@ class CachedClientRepository(ClientRepository):
         self._max_age = max_age_seconds
         self._max_entries = max_entries
         self._clock = clock
-        # client_id -> (read at, generation, client or None for "no such client")
+        # client_id -> (used until, generation, client or None for "no such client")
         self._entries: OrderedDict[str, tuple[float, int, Client | None]] = OrderedDict()
         self._generation = 0
         self._revision: int | None = None
@@ -62,12 +64,15 @@ class CachedClientRepository(ClientRepository):
         if now >= self._next_check:
             await self._check_revision(now)
         entry = self._entries.get(client_id)
-        if entry is not None and not fresh and entry[1] == self._generation and entry[0] > now - self._max_age:
+        if entry is not None and not fresh and entry[1] == self._generation and entry[0] > now:
             self._entries.move_to_end(client_id)
             return entry[2]
         generation = self._generation  # as of before the read: a change seen meanwhile outdates this entry
         client = await self._inner.get(client_id, fresh)
-        self._entries[client_id] = (now, generation, client)
+        # Between half the max age and all of it, at random: entries read together (a warm-up, the reload after
+        # a change) would otherwise all expire together, and every request would read storage for a while.
+        spread = 0.5 + random.random() / 2  # noqa: S311 - spreading expiries, not a secret
+        self._entries[client_id] = (now + self._max_age * spread, generation, client)
         self._entries.move_to_end(client_id)
         if len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
