@@ -214,6 +214,7 @@ async def test_every_client_write_changes_the_revision_and_a_failed_one_does_not
         await storage.update(make_client("nobody"))
     with pytest.raises(ClientNotFound):
         await storage.remove("nobody")
+    assert seen[-1] == await changes.client_revision()  # nothing changed: every cache stays
     await storage.add(make_client("twice"))
     before = await changes.client_revision()
     with pytest.raises(ClientAlreadyExists):

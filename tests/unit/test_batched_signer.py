@@ -7,7 +7,7 @@ import asyncio
 import jwt
 import pytest
 
-from horus.adapters.signing.batched_signer import BatchedSigner
+from horus.adapters.signing.batched_signer import BatchedSigner, SigningFailed
 from horus.adapters.signing.key_material import KeyEncryption
 from horus.adapters.signing.key_ring import KeyRing, stored_key_ring
 from horus.adapters.storage.memory import MemoryStorage
@@ -97,3 +97,19 @@ def clock() -> FixedClock:
 @pytest.fixture
 async def ring(clock: FixedClock) -> KeyRing:
     return await stored_key_ring(MemoryStorage(), KeyEncryption(b"e" * 32), clock)
+
+
+async def test_nothing_that_escapes_a_batch_leaves_a_request_waiting(clock: FixedClock) -> None:
+    def interrupted(token_claims: AccessTokenClaims) -> str:
+        if token_claims.jti == "jti-1":
+            raise KeyboardInterrupt
+        return "token"
+
+    signer = BatchedSigner(interrupted)
+    waiting = [asyncio.ensure_future(signer.sign(numbered(clock, index))) for index in range(3)]
+    await asyncio.sleep(0)  # queued; the batch is the next callback
+    with pytest.raises(KeyboardInterrupt):
+        signer._sign_batch(signer._batch)  # run the batch here, where the interrupt can be caught
+    results = await asyncio.gather(*waiting, return_exceptions=True)
+    assert "token" == results[0]
+    assert all(isinstance(result, SigningFailed) for result in results[1:])

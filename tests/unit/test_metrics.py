@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.parser import text_string_to_metric_families
 
 from horus.adapters.observability.metrics import (
+    KNOWN_METHODS,
     LATENCY_BUCKETS,
     MAX_CACHED_CHILDREN,
     MAX_CLIENT_LABELS,
@@ -73,7 +74,7 @@ class ReferenceMetrics:
         self, path: str, method: str, status: int, code: int | None, client_id: str | None, seconds: float
     ) -> None:
         label = path if path in self._known_paths else OTHER
-        self.requests.labels(label, method, str(status)).inc()
+        self.requests.labels(label, method if method in KNOWN_METHODS else OTHER, str(status)).inc()
         self.latency.labels(label).observe(seconds)
         if path in TOKEN_PATHS:
             self.token_requests.labels(path, str(code if code is not None else status)).inc()
@@ -214,6 +215,14 @@ def test_requests_are_counted_per_path_method_and_status_with_the_latency() -> N
     assert 1.0 == counted[("horus_requests_total", (("method", "HEAD"), ("path", "/health"), ("status", "200")))]
     assert 4.0 == counted[("horus_request_duration_seconds_count", (("path", "/health"),))]
     assert 2.0 == counted[("horus_request_duration_seconds_bucket", (("le", "0.0005"), ("path", "/health")))]
+
+
+def test_made_up_methods_are_labelled_other_however_many() -> None:
+    metrics = Metrics(KNOWN_PATHS)
+    for index in range(3 * MAX_CACHED_CHILDREN):
+        metrics.observe("/health", f"M{index}", 405, None, None, 0.001)
+    requests = {labels for (name, labels), _ in samples(metrics).items() if name == "horus_requests_total"}
+    assert {(("method", OTHER), ("path", "/health"), ("status", "405"))} == requests
 
 
 def test_an_unknown_path_is_labelled_other() -> None:

@@ -28,6 +28,8 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 TOKEN_PATHS = frozenset({"/v1/nonspec/oauth2/auth/server", "/v1/oauth/token"})
 THROTTLED_CODE = 429001
 STORAGE_UNAVAILABLE_CODE = 503001
+# Methods count under their own name; anything else a client sends counts as "other" (labels stay bounded).
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "QUERY"})
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 # What one (path, method, status, code) combination counts under: its requests label values,
@@ -91,7 +93,8 @@ class Metrics(Collector):
     def _labels_for(self, path: str, method: str, status: int, code: int | None) -> _Labels:
         label = self._path_label(path)
         outcome = (path, str(code if code is not None else status)) if path in TOKEN_PATHS else None
-        labels: _Labels = ((label, method, str(status)), label, outcome)
+        method_label = method if method in KNOWN_METHODS else OTHER
+        labels: _Labels = ((label, method_label, str(status)), label, outcome)
         if len(self._children) < MAX_CACHED_CHILDREN:  # unknown paths and odd methods must not grow it
             self._children[(path, method, status, code)] = labels
         return labels

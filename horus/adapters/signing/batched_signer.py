@@ -10,6 +10,7 @@ signs the whole batch. With one request in flight the wait is one loop turn.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable
 
 from horus.domain.token import AccessTokenClaims
@@ -30,17 +31,29 @@ class BatchedSigner(TokenSigner):
             self._loop, self._batch = loop, []
         future: asyncio.Future[str] = loop.create_future()
         if not self._batch:
-            loop.call_soon(self._sign_batch, self._batch)
+            # In a context of its own: it runs for every request of the batch, not in the first one's name.
+            loop.call_soon(self._sign_batch, self._batch, context=contextvars.Context())
         self._batch.append((claims, future))
         return await future
 
     def _sign_batch(self, batch: _Batch) -> None:
         if batch is self._batch:
             self._batch = []
-        for claims, future in batch:
-            if future.done():  # cancelled while it waited: the request is gone
-                continue
-            try:
-                future.set_result(self._sign(claims))
-            except Exception as error:  # one failed signature fails its own request only
-                future.set_exception(error)
+        try:
+            for claims, future in batch:
+                if future.done():  # cancelled while it waited: the request is gone
+                    continue
+                try:
+                    token = self._sign(claims)
+                except Exception as error:  # one failed signature fails its own request only
+                    future.set_exception(SigningFailed(str(error)) if isinstance(error, StopIteration) else error)
+                else:
+                    future.set_result(token)
+        finally:  # whatever escaped (KeyboardInterrupt, SystemExit), no request is left waiting for ever
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(SigningFailed("the signing batch was interrupted"))
+
+
+class SigningFailed(RuntimeError):
+    """A token could not be signed; the request gets a 500, the others of its batch are unaffected."""
