@@ -95,7 +95,7 @@ class Attempt:
     async def failed(self) -> None:
         # Counted in the turn only once stored: a turn that read the storage before the write then counts
         # it as "since" (at worst twice, refusing), never as neither.
-        await self._throttle.record_failure(self._client_id, self._address)
+        await self._throttle._counter.record_failure(_counter_keys(self._key, self._address))
         if self._turns is not None:
             self._turns.failures += 1
 
@@ -108,9 +108,7 @@ class Attempt:
         self._turns = turns
         seen = turns.failures
         try:
-            address = self._address
-            keys = (self._key, "address:" + address) if address else (self._key,)
-            counts = await throttle._counter.recent_failures(keys)
+            counts = await throttle._counter.recent_failures(_counter_keys(self._key, self._address))
             if turns.held:
                 await turns.take()
             else:

@@ -8,9 +8,7 @@ import jwt
 import pytest
 
 from horus.adapters.signing.batched_signer import BatchedSigner, SigningFailed
-from horus.adapters.signing.key_material import KeyEncryption
-from horus.adapters.signing.key_ring import KeyRing, stored_key_ring
-from horus.adapters.storage.memory import MemoryStorage
+from horus.adapters.signing.key_ring import KeyRing
 from horus.domain.token import AccessTokenClaims
 from tests.fakes import FixedClock
 from tests.unit.test_signing import claims
@@ -87,16 +85,6 @@ async def test_tokens_from_the_batch_verify_with_the_ring(ring: KeyRing, clock: 
     options = {"verify_exp": False}  # the claims carry the fixed clock's times
     decoded = [jwt.decode(token, public_key, [ring.algorithm], options, audience=audience) for token in tokens]
     assert [f"jti-{index}" for index in range(5)] == [token_claims["jti"] for token_claims in decoded]
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock()
-
-
-@pytest.fixture
-async def ring(clock: FixedClock) -> KeyRing:
-    return await stored_key_ring(MemoryStorage(), KeyEncryption(b"e" * 32), clock)
 
 
 async def test_nothing_that_escapes_a_batch_leaves_a_request_waiting(clock: FixedClock) -> None:

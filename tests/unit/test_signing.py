@@ -41,16 +41,6 @@ def claims(clock: FixedClock, **overrides: object) -> AccessTokenClaims:
 
 
 @pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock()
-
-
-@pytest.fixture
-async def ring(clock: FixedClock) -> KeyRing:
-    return await stored_key_ring(MemoryStorage(), KeyEncryption(b"e" * 32), clock)
-
-
-@pytest.fixture
 def verifier(ring: KeyRing, clock: FixedClock) -> JwtVerifier:
     return JwtVerifier(ring, ISSUER, AUDIENCE, clock)
 

@@ -31,9 +31,6 @@ class TrustedProxies:
         self.networks = networks
         self._answers: dict[str, bool] = {}
 
-    def __bool__(self) -> bool:
-        return bool(self.networks)
-
     def trusts(self, address: str) -> bool:
         answer = self._answers.get(address)
         if answer is None:

@@ -6,7 +6,6 @@ start. Purpose-specific subkeys are derived with HKDF so that no two uses share 
 
 from __future__ import annotations
 
-import base64
 import os
 import secrets
 import stat
@@ -15,6 +14,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from horus.adapters.base64url import b64url
 
 MIN_SERVER_KEY_BYTES = 32
 
@@ -53,7 +54,7 @@ def load_or_create_key_file(path: Path) -> ServerKey:
         pass
     if not path.parent.is_dir():
         raise ServerKeyError(f"HORUS_SECRET_KEY_FILE: directory {path.parent} does not exist")
-    text = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii").rstrip("=")
+    text = b64url(secrets.token_bytes(32))
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
