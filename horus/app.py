@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import inspect
 import os
 from collections.abc import AsyncIterator, Awaitable
@@ -52,6 +53,9 @@ SECRET_HASH_PURPOSE = "horus/client-secret-hash/v1"
 KEY_ENCRYPTION_PURPOSE = "horus/signing-key-encryption/v1"
 
 Storage = MemoryStorage | SQLiteStorage | PostgreSQLStorage
+# A token request leaves a few hundred container objects to the collector; at 64 requests in flight the
+# default 700 ran a young collection every few requests (2% of the instructions of a request, measured).
+YOUNG_GENERATION_THRESHOLD = 7000
 T = TypeVar("T")
 
 
@@ -173,9 +177,21 @@ def build_container(settings: Settings) -> Container:
     return container
 
 
-def create_app(container: Container | None = None) -> HorusAsgiApp:
-    """The ASGI app. Nothing is opened until the server's lifespan starts."""
+def prepare_process_for_serving() -> None:
+    """Moves what start-up built (modules, keys, connections) out of the collector's sight for good, and
+    makes young collections rarer. For a process that serves requests, not for one that embeds the app."""
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, middle, old)
+
+
+def create_app(container: Container | None = None, serving: bool = False) -> HorusAsgiApp:
+    """The ASGI app. Nothing is opened until the server's lifespan starts.
+
+    `serving`: this process exists to serve the app (`horus serve`), so it may tune the process."""
     if container is None:  # a worker process started by `horus serve --workers N`
+        serving = True
         settings = settings_from_env(os.environ)
         configure_logging(settings.log_level)
         container = build_container(settings)
@@ -196,6 +212,8 @@ def create_app(container: Container | None = None) -> HorusAsgiApp:
                 metrics=asgi.request_metrics,
             )
             app.state[SERVICES_STATE_KEY] = services
+            if serving:
+                prepare_process_for_serving()
             yield
         finally:
             await shutdown(container)

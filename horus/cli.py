@@ -274,7 +274,7 @@ def _serve(container: Container, env: dict[str, str]) -> None:
         os.environ.update(env)  # each worker process builds its own container from the same settings
         app: Any = "horus.app:create_app"
     else:
-        app = create_app(container)
+        app = create_app(container, serving=True)
     uvicorn.run(
         app,
         factory=settings.workers > 1,

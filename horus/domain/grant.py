@@ -48,7 +48,7 @@ class ClientCredentialsGrant:
     ) -> IssuedToken:
         client = await self._authenticator.authenticate(client_id, client_secret, address)
         scopes = granted_scopes(client.scopes, requested)
-        issued_at = int(self._clock.now().timestamp())
+        issued_at = self._clock.epoch_seconds()
         claims = AccessTokenClaims(
             iss=self._policy.issuer,
             sub=client.client_id,

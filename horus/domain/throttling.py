@@ -67,7 +67,8 @@ class _Turns:
 
     def give_back(self) -> None:
         self.held = False
-        self._wake_one()
+        if self._waiters:
+            self._wake_one()
 
     def _wake_one(self) -> None:
         while self._waiters:
@@ -115,11 +116,12 @@ class Attempt:
                 turns.held = True  # what take() does when the turn is free, without a coroutine
             self._locked = True
             since = turns.failures - seen  # possibly counted twice: errs on the side of refusing
-            policy = throttle._policy
-            if counts[0] + since >= policy.client_failures or (
-                len(counts) > 1 and counts[1] + since >= policy.address_failures
-            ):
-                raise TooManyAttempts(policy.window_seconds)
+            if since or any(counts):  # the usual case, nothing failed lately: no limit to compare
+                policy = throttle._policy
+                if counts[0] + since >= policy.client_failures or (
+                    len(counts) > 1 and counts[1] + since >= policy.address_failures
+                ):
+                    raise TooManyAttempts(policy.window_seconds)
         except BaseException:
             self._leave()
             raise
@@ -137,7 +139,7 @@ class Attempt:
             self._locked = False
             turns.give_back()
         turns.users -= 1
-        if turns.users == 0:
+        if not turns.users:
             del self._throttle._turns[self._key]
 
 

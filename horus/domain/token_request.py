@@ -13,6 +13,8 @@ CLIENT_CREDENTIALS = "client_credentials"
 
 def required_text(field: str, value: object, max_length: int) -> str:
     """A field that must be a non-empty string of at most max_length characters; errors name the field."""
+    if type(value) is str and 0 < len(value) <= max_length:  # the usual case, in one test
+        return value
     if value is None or value == "":
         raise InvalidRequest(f"{field} is required", ErrorCode.FIELD_REQUIRED, field)
     if not isinstance(value, str):

@@ -10,3 +10,7 @@ class Clock(Protocol):
     def now(self) -> datetime:
         """An aware UTC datetime."""
         ...
+
+    def epoch_seconds(self) -> int:
+        """Whole seconds since 1970-01-01 UTC: now() as a JWT NumericDate (RFC 7519 section 2)."""
+        return int(self.now().timestamp())

@@ -9,10 +9,12 @@ from datetime import timedelta
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
 from horus.adapters.base64url import b64url
+from horus.adapters.signing.jwt_signer import p256_der_to_raw
 from horus.adapters.signing.jwt_verifier import JwtVerifier
 from horus.adapters.signing.key_material import KeyEncryption, SigningKeyError, generate_es256_key
 from horus.adapters.signing.key_ring import KeyRing, hs256_key_ring, key_file_ring, stored_key_ring
@@ -261,3 +263,32 @@ def test_a_tampered_payload_is_refused(ring: KeyRing, verifier: JwtVerifier, clo
 def test_b64url_is_base64url_without_padding(size: int) -> None:
     data = os.urandom(size)
     assert base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii") == b64url(data)
+
+
+# The DER to R || S conversion reads OpenSSL's layout itself; it must agree with cryptography's decoder.
+
+
+@pytest.mark.parametrize(
+    ("r", "s"),
+    [(1, 1), (127, 128), (2**255, 5), (2**256 - 1, 2**248), (2**200, 2**256 - 2), (2**7, 2**255 + 1)],
+)
+def test_der_to_raw_agrees_with_cryptography_at_the_edges(r: int, s: int) -> None:
+    der = encode_dss_signature(r, s)
+    assert r.to_bytes(32, "big") + s.to_bytes(32, "big") == p256_der_to_raw(der)
+
+
+def test_der_to_raw_agrees_with_cryptography_on_real_signatures() -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    for _ in range(2000):  # about 1 in 128 has a 31-byte R or S, about half a leading 0x00
+        der = key.sign(os.urandom(16), ec.ECDSA(hashes.SHA256()))
+        r, s = decode_dss_signature(der)
+        assert r.to_bytes(32, "big") + s.to_bytes(32, "big") == p256_der_to_raw(der)
+
+
+NOT_SIGNATURES = [b"", b"\x30", b"\x30\x06\x02\x01\x01", b"\x31\x06\x02\x01\x01\x02\x01\x01", b"\x00" * 70]
+
+
+@pytest.mark.parametrize("der", NOT_SIGNATURES)
+def test_der_to_raw_refuses_what_is_not_a_signature(der: bytes) -> None:
+    with pytest.raises(ValueError, match="asn1"):
+        p256_der_to_raw(der)

@@ -1,13 +1,15 @@
-"""The pooled CSPRNG for per-request ids: every byte handed out once, refills, and the token ids made from it."""
+"""The id streams for per-request ids: every random byte used once, refills, forks, and the ids' shapes."""
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 
 import pytest
 
-from horus.adapters import system
-from horus.adapters.system import RandomPool, SystemRandomness, random_id_bytes
+from horus.adapters.base64url import b64url
+from horus.adapters.system import IDS_PER_BATCH, IdStream, SystemRandomness, new_request_id, new_token_id
 
 
 class KnownBytes:
@@ -31,63 +33,77 @@ def urandom(monkeypatch: pytest.MonkeyPatch) -> KnownBytes:
     return known
 
 
-@pytest.mark.parametrize("count", [1, 12, 16, 100])
-def test_a_take_returns_the_requested_number_of_bytes(count: int) -> None:
-    assert count == len(RandomPool().take(count))
-    assert count == len(random_id_bytes(count))
+def test_a_batch_of_ids_is_the_encoding_of_one_read_cut_in_equal_parts(urandom: KnownBytes) -> None:
+    stream = IdStream(24, 4, bytes.hex)
+    ids = [stream() for _ in range(IDS_PER_BATCH)]
+    assert [24 * IDS_PER_BATCH // 2] == [len(chunk) for chunk in urandom.fetched]
+    assert urandom.fetched[0].hex() == "".join(ids)
 
 
-def test_consecutive_takes_hand_out_each_fetched_byte_once(urandom: KnownBytes) -> None:
-    pool = RandomPool(size=32)
-    taken = [pool.take(count) for count in (3, 5, 8, 16)]
-    assert 1 == len(urandom.fetched)
-    assert urandom.fetched[0] == b"".join(taken)
-
-
-def test_an_exhausted_pool_fetches_fresh_bytes(urandom: KnownBytes) -> None:
-    pool = RandomPool(size=16)
-    first = pool.take(16)
-    second = pool.take(4)
-    assert [16, 16] == [len(chunk) for chunk in urandom.fetched]
-    assert (urandom.fetched[0], urandom.fetched[1][:4]) == (first, second)
-
-
-def test_a_take_that_does_not_fit_in_the_rest_fetches_fresh_bytes(urandom: KnownBytes) -> None:
-    pool = RandomPool(size=16)
-    pool.take(10)
-    second = pool.take(10)  # 6 left: the rest is dropped, never split across two fetches
+def test_an_exhausted_stream_reads_fresh_bytes(urandom: KnownBytes) -> None:
+    stream = IdStream(22, 6, b64url)
+    first_batch = [stream() for _ in range(IDS_PER_BATCH)]
+    following = stream()
     assert 2 == len(urandom.fetched)
-    assert urandom.fetched[1][:10] == second
+    assert b64url(urandom.fetched[0]) == "".join(first_batch)
+    assert b64url(urandom.fetched[1])[:22] == following
 
 
-def test_a_take_larger_than_the_pool_works(urandom: KnownBytes) -> None:
-    pool = RandomPool(size=16)
-    large = pool.take(40)
-    following = pool.take(4)
-    assert [40, 16] == [len(chunk) for chunk in urandom.fetched]
-    assert (urandom.fetched[0], urandom.fetched[1][:4]) == (large, following)
-
-
-def test_clear_makes_the_next_take_fetch_fresh_bytes(urandom: KnownBytes) -> None:
-    pool = RandomPool(size=32)
-    pool.take(4)
-    pool.clear()
-    after = pool.take(4)
-    assert 2 == len(urandom.fetched)
-    assert urandom.fetched[1][:4] == after
-
-
-def test_a_fresh_pool_fetches_nothing_until_asked(urandom: KnownBytes) -> None:
-    pool = RandomPool(size=32)
+def test_a_fresh_stream_reads_nothing_until_asked(urandom: KnownBytes) -> None:
+    stream = IdStream(24, 4, bytes.hex)
     assert [] == urandom.fetched
-    pool.take(1)
-    assert [32] == [len(chunk) for chunk in urandom.fetched]
+    stream()
+    assert 1 == len(urandom.fetched)
 
 
-def test_the_real_pool_does_not_repeat_itself() -> None:
-    pool = RandomPool(size=64)
-    chunks = [pool.take(16) for _ in range(1000)]
-    assert 1000 == len(set(chunks))
+def test_clear_drops_the_ids_not_handed_out_yet(urandom: KnownBytes) -> None:
+    stream = IdStream(24, 4, bytes.hex)
+    stream()
+    stream.clear()
+    after = stream()
+    assert 2 == len(urandom.fetched)
+    assert urandom.fetched[1].hex()[:24] == after
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_does_not_hand_out_its_parents_ids() -> None:
+    stream = IdStream(24, 4, bytes.hex)
+    stream()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its next id and leave without running pytest's teardown
+        os.write(write_end, stream().encode("ascii"))
+        os._exit(0)
+    os.close(write_end)
+    child_id = os.read(read_end, 64).decode("ascii")
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    parents_next = [stream() for _ in range(IDS_PER_BATCH - 1)]
+    assert 24 == len(child_id)
+    assert child_id not in parents_next
+
+
+def test_threads_never_get_the_same_id() -> None:
+    stream = IdStream(22, 6, b64url)
+    taken: list[list[str]] = [[] for _ in range(4)]
+
+    def take(into: list[str]) -> None:
+        for _ in range(5_000):
+            into.append(stream())
+
+    threads = [threading.Thread(target=take, args=(into,)) for into in taken]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = [value for into in taken for value in into]
+    assert len(every) == len(set(every))
+
+
+def test_request_ids_are_24_hex_digits_and_distinct() -> None:
+    ids = [new_request_id() for _ in range(10_000)]
+    assert [] == [value for value in ids if not re.fullmatch(r"[0-9a-f]{24}", value)]
+    assert 10_000 == len(set(ids))
 
 
 def test_token_ids_are_22_url_safe_characters_and_distinct() -> None:
@@ -97,10 +113,8 @@ def test_token_ids_are_22_url_safe_characters_and_distinct() -> None:
     assert 10_000 == len(set(ids))
 
 
-def test_a_token_id_is_the_unpadded_url_safe_base64_of_16_pool_bytes(
-    urandom: KnownBytes, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(system, "_ids", RandomPool(size=64))
+def test_token_ids_come_from_the_token_id_stream(urandom: KnownBytes) -> None:
+    new_token_id.clear()
     token_id = SystemRandomness().token_id()
-    assert "AAECAwQFBgcICQoLDA0ODw" == token_id  # bytes 0..15
-    assert urandom.fetched[0][16:32] == random_id_bytes(16)
+    assert b64url(urandom.fetched[0])[:22] == token_id
+    new_token_id.clear()  # the known bytes must not outlive this test

@@ -30,23 +30,44 @@ class BodyTooLarge(HTTPException):
     status_code = 413
 
 
-def header(scope: Scope, name: bytes) -> str | None:
-    """The first value of a header, as Litestar's Headers.get would; `name` in lower case.
+class RequestHeaders:
+    """The first value of each request header, as Litestar's Headers.get gives it; names in lower case.
 
-    ASGI servers give names in lower case, but a wrapping middleware might not."""
-    headers = scope["headers"]
-    for key, value in headers:
-        if key == name:
-            return value.decode("latin-1")  # type: ignore[no-any-return]
-    for key, value in headers:
-        if key.lower() == name:
-            return value.decode("latin-1")  # type: ignore[no-any-return]
-    return None
+    Built once per request by the request-context middleware: one dict made in C serves every
+    look-up. ASGI servers give names in lower case; for a wrapping middleware that does not,
+    get() looks for a name it did not find again, without case."""
+
+    __slots__ = ("_first", "_headers")
+
+    def __init__(self, headers: list[tuple[bytes, bytes]]) -> None:
+        self._headers = headers
+        self._first: dict[bytes, bytes] = dict(reversed(headers))
+
+    def raw(self, name: bytes) -> bytes | None:
+        """The value under exactly this name."""
+        return self._first.get(name)
+
+    def get(self, name: bytes) -> str | None:
+        value = self._first.get(name)
+        if value is None:
+            value = next((value for key, value in self._headers if key.lower() == name), None)
+            if value is None:
+                return None
+        return value.decode("latin-1")
 
 
-async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+HEADERS_KEY = "horus.headers"
+
+
+def request_headers(scope: Scope) -> RequestHeaders:
+    """The middleware's RequestHeaders for this request (made here when a test calls a handler directly)."""
+    headers: RequestHeaders | None = scope.get(HEADERS_KEY)
+    return RequestHeaders(scope["headers"]) if headers is None else headers
+
+
+async def read_body(headers: RequestHeaders, receive: Receive, limit: int) -> bytes:
     """The whole body, refused with 413 as soon as it is known to exceed `limit` bytes."""
-    declared = header(scope, b"content-length")
+    declared = headers.get(b"content-length")
     if declared is not None:
         try:
             if int(declared) > limit:

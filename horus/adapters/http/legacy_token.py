@@ -9,7 +9,7 @@ from __future__ import annotations
 import msgspec
 from litestar import asgi
 
-from horus.adapters.http.asgi_exchange import Receive, Scope, Send, header, read_body, send_json
+from horus.adapters.http.asgi_exchange import Receive, Scope, Send, read_body, request_headers, send_json
 from horus.adapters.http.client_address import client_address
 from horus.adapters.http.json_body import MAX_JSON_BODY, UnsupportedMediaType, decode_json_object, media_type
 from horus.adapters.http.legacy_envelope import JSON, LegacyEnvelope, LegacyTokenContent, answer_other_method
@@ -43,10 +43,11 @@ async def issue_legacy_token(scope: Scope, receive: Receive, send: Send) -> None
         return
     services = services_in(scope)
     facts = request_facts(scope)
-    content_type = header(scope, b"content-type")
+    headers = request_headers(scope)
+    content_type = headers.get(b"content-type")
     if content_type is not None and content_type != JSON and media_type(content_type) != JSON:
         raise UnsupportedMediaType(JSON)
-    body = await read_body(scope, receive, MAX_JSON_BODY)
+    body = await read_body(headers, receive, MAX_JSON_BODY)
     if content_type is None and body:
         raise UnsupportedMediaType(JSON)
     fields = decode_json_object(body, LegacyTokenRequest)

@@ -14,8 +14,8 @@ from horus.adapters.http.asgi_exchange import (
     Receive,
     Scope,
     Send,
-    header,
     read_body,
+    request_headers,
     send_json,
 )
 from horus.adapters.http.client_address import client_address
@@ -88,11 +88,13 @@ async def issue_token(scope: Scope, receive: Receive, send: Send) -> None:
         await answer_other_method(scope, send, ("POST",))
         return
     services = services_in(scope)
-    if media_type(header(scope, b"content-type")) != FORM:
+    headers = request_headers(scope)
+    content_type = headers.get(b"content-type")
+    if content_type != FORM and media_type(content_type) != FORM:
         raise UnsupportedMediaType(FORM)
-    form = parse_form(await read_body(scope, receive, MAX_FORM_BODY))
+    form = parse_form(await read_body(headers, receive, MAX_FORM_BODY))
     require_client_credentials("grant_type", form.get("grant_type"))
-    credentials = _credentials(scope, header(scope, b"authorization"), form)
+    credentials = _credentials(scope, headers.get(b"authorization"), form)
     scopes = requested_scopes("scope", form.get("scope"))
     address = client_address(scope, services.trusted_proxies)
     issued = await services.grant.issue(credentials.client_id, credentials.client_secret, scopes, address)

@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from horus.adapters.http.asgi_exchange import HEADERS_KEY, RequestHeaders
 from horus.adapters.observability.logs import ACCESS_LOGGER, request_id_var, write_access_line
 from horus.adapters.observability.metrics import Metrics
-from horus.adapters.system import random_id_bytes
+from horus.adapters.system import new_request_id
 
 REQUEST_ID_HEADER = b"x-horus-request-id"
 _VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
@@ -28,15 +29,9 @@ ASGIApp = Callable[..., Awaitable[None]]
 CONTEXT_KEY = "horus"
 
 
-def new_request_id() -> str:
-    return random_id_bytes(12).hex()
-
-
-def incoming_request_id(headers: Iterable[tuple[bytes, bytes]]) -> str:
-    for name, value in headers:
-        if name == REQUEST_ID_HEADER:
-            return value.decode("ascii") if _VALID_REQUEST_ID.fullmatch(value) else new_request_id()
-    return new_request_id()
+def incoming_request_id(headers: RequestHeaders) -> str:
+    value = headers.raw(REQUEST_ID_HEADER)
+    return value.decode("ascii") if value is not None and _VALID_REQUEST_ID.fullmatch(value) else new_request_id()
 
 
 def annotate(scope: Any, **facts: Any) -> None:
@@ -64,7 +59,8 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = incoming_request_id(scope["headers"])
+        headers = scope[HEADERS_KEY] = RequestHeaders(scope["headers"])
+        request_id = incoming_request_id(headers)
         facts: dict[str, Any] = {"request_id": request_id}
         scope[CONTEXT_KEY] = facts
         token = request_id_var.set(request_id)
@@ -105,6 +101,6 @@ class RequestContextMiddleware:
                     status,
                     facts.get("code"),
                     facts.get("client_id"),
-                    round(elapsed * 1000, 3),
+                    round(elapsed * 1_000_000) / 1000,  # milliseconds to the microsecond
                 )
             request_id_var.reset(token)

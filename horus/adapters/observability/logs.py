@@ -83,6 +83,9 @@ class AccessLine(msgspec.Struct):
     latency_ms: float
 
 
+_MILLISECOND_SUFFIXES = tuple(f".{millisecond:03d}+00:00" for millisecond in range(1000))
+
+
 class _SecondClock:
     """ISO 8601 UTC time with milliseconds; the text up to the second is made once per second."""
 
@@ -99,7 +102,7 @@ class _SecondClock:
         if second != self._second:
             self._second = second
             self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        return f"{self._prefix}.{micro // 1000:03d}+00:00"
+        return self._prefix + _MILLISECOND_SUFFIXES[micro // 1000]
 
 
 class _LineWriter:

