@@ -1,14 +1,15 @@
-"""/health, /ready and /metrics through the real app."""
+"""/health, /ready and /metrics through the real app, and how a serving process tunes itself."""
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from dependency_injector import providers
 from litestar.testing import AsyncTestClient
 
 from horus.adapters.storage.memory import MemoryStorage
-from horus.app import create_app
+from horus.app import YOUNG_GENERATION_THRESHOLD, create_app
 from horus.domain.errors import StorageUnavailable
 from tests.conftest import make_container
 
@@ -72,3 +73,18 @@ async def test_head_works_wherever_get_does_and_has_no_body(client: Any) -> None
         assert (200, b"") == (head.status_code, head.content)
         assert get.headers["content-length"] == head.headers["content-length"]
         assert head.headers["x-horus-request-id"]
+
+
+async def test_a_serving_process_freezes_start_up_objects_and_collects_young_ones_less_often() -> None:
+    threshold = gc.get_threshold()
+    try:
+        async with AsyncTestClient(app=create_app(make_container())) as client:  # type: ignore[arg-type]
+            await client.get("/health")
+            assert (threshold, 0) == (gc.get_threshold(), gc.get_freeze_count())  # an embedding app: untouched
+        async with AsyncTestClient(app=create_app(make_container(), serving=True)) as client:  # type: ignore[arg-type]
+            assert 200 == (await client.get("/health")).status_code
+            assert YOUNG_GENERATION_THRESHOLD == gc.get_threshold()[0]
+            assert gc.get_freeze_count() > 10_000  # the modules, at least
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)

@@ -1,4 +1,4 @@
-"""The id streams for per-request ids: every random byte used once, refills, forks, and the ids' shapes."""
+"""The real clock, and the id streams for per-request ids: every random byte used once, refills, forks, shapes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import threading
 import pytest
 
 from horus.adapters.base64url import b64url
-from horus.adapters.system import IDS_PER_BATCH, IdStream, SystemRandomness, new_request_id, new_token_id
+from horus.adapters.system import IDS_PER_BATCH, IdStream, SystemClock, SystemRandomness, new_request_id, new_token_id
+from tests.fakes import T0, FixedClock
 
 
 class KnownBytes:
@@ -118,3 +119,15 @@ def test_token_ids_come_from_the_token_id_stream(urandom: KnownBytes) -> None:
     token_id = SystemRandomness().token_id()
     assert b64url(urandom.fetched[0])[:22] == token_id
     new_token_id.clear()  # the known bytes must not outlive this test
+
+
+def test_the_system_clock_s_epoch_seconds_are_its_now() -> None:
+    clock = SystemClock()
+    before = int(clock.now().timestamp())
+    seconds = clock.epoch_seconds()
+    after = int(clock.now().timestamp())
+    assert before <= seconds <= after
+
+
+def test_a_clock_without_its_own_epoch_seconds_derives_them_from_now() -> None:
+    assert int(T0.timestamp()) == FixedClock(T0).epoch_seconds()

@@ -6,9 +6,8 @@ Using both methods at once is invalid_request; using none is invalid_client.
 
 from __future__ import annotations
 
-import base64
 import binascii
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import unquote_plus
 
 from horus.domain.errors import ErrorCode, InvalidClient, InvalidRequest
@@ -17,23 +16,30 @@ from horus.domain.token_request import MAX_CLIENT_ID_LENGTH, MAX_CLIENT_SECRET_L
 MAX_AUTHORIZATION_LENGTH = 4096
 
 
-@dataclass(frozen=True, slots=True)
-class PresentedCredentials:
+class PresentedCredentials(NamedTuple):
+    """Made on every standard token request: a NamedTuple builds in a third of a frozen dataclass's time."""
+
     client_id: str
     client_secret: str
+
+
+def _form_decoded(text: str) -> str:
+    """unquote_plus, skipped for text it would return unchanged (most ids and every generated secret)."""
+    return unquote_plus(text, errors="strict") if "%" in text or "+" in text else text
 
 
 def _from_basic(parameter: str) -> PresentedCredentials:
     if len(parameter) > MAX_AUTHORIZATION_LENGTH:
         raise InvalidClient()
     try:
-        decoded = base64.b64decode(parameter.strip(), validate=True).decode("utf-8")
+        # What base64.b64decode(validate=True) does, without its wrapper; a non-ASCII str is a ValueError.
+        decoded = binascii.a2b_base64(parameter.strip(), strict_mode=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidClient() from None
     raw_id, colon, raw_secret = decoded.partition(":")
     if not colon:
         raise InvalidClient()
-    client_id, client_secret = unquote_plus(raw_id, errors="strict"), unquote_plus(raw_secret, errors="strict")
+    client_id, client_secret = _form_decoded(raw_id), _form_decoded(raw_secret)
     if not client_id or not client_secret:
         raise InvalidClient()
     return PresentedCredentials(

@@ -24,7 +24,7 @@ from horus.adapters.http.form_body import FORM, MAX_FORM_BODY, parse_form, read_
 from horus.adapters.http.json_body import UnsupportedMediaType, media_type
 from horus.adapters.http.legacy_envelope import JSON, NO_STORE_HEADERS, answer_other_method
 from horus.adapters.http.oauth_errors import AUTHORIZATION_ATTEMPTED, OAUTH_EXCEPTION_HANDLERS
-from horus.adapters.http.request_context import annotate
+from horus.adapters.http.request_context import annotate, request_facts
 from horus.adapters.http.services import HttpServices, services_in, services_of
 from horus.domain.client import Client, is_registrable_client_id
 from horus.domain.errors import ErrorCode
@@ -64,11 +64,12 @@ def _json(payload: bytes) -> Response[bytes]:
 
 
 def _credentials(scope: Any, authorization: str | None, form: dict[str, str]) -> PresentedCredentials:
+    facts = request_facts(scope)
     if authorization is not None:
-        annotate(scope, **{AUTHORIZATION_ATTEMPTED: True})
+        facts[AUTHORIZATION_ATTEMPTED] = True
     credentials = presented_credentials(authorization, form)
     if is_registrable_client_id(credentials.client_id):
-        annotate(scope, client_id=credentials.client_id)
+        facts["client_id"] = credentials.client_id
     return credentials
 
 
@@ -98,7 +99,7 @@ async def issue_token(scope: Scope, receive: Receive, send: Send) -> None:
     scopes = requested_scopes("scope", form.get("scope"))
     address = client_address(scope, services.trusted_proxies)
     issued = await services.grant.issue(credentials.client_id, credentials.client_secret, scopes, address)
-    annotate(scope, code=SUCCESS)
+    request_facts(scope)["code"] = SUCCESS
     await send_json(
         send, msgspec.json.encode(TokenResponse(issued.access_token, "Bearer", issued.expires_in, issued.scope))
     )

@@ -47,12 +47,18 @@ class HmacSha256:
         self._inner = hashlib.sha256(key.translate(_INNER_PAD))
         self._outer = hashlib.sha256(key.translate(_OUTER_PAD))
 
-    def hexdigest(self, message: bytes) -> str:
+    def _outer_hash(self, message: bytes) -> hashlib._Hash:
         inner = self._inner.copy()
         inner.update(message)
         outer = self._outer.copy()
         outer.update(inner.digest())
-        return outer.hexdigest()
+        return outer
+
+    def digest(self, message: bytes) -> bytes:
+        return self._outer_hash(message).digest()
+
+    def hexdigest(self, message: bytes) -> str:
+        return self._outer_hash(message).hexdigest()
 
 
 def _utf8(secret: str) -> bytes:
@@ -64,7 +70,7 @@ class SchemeSecretHasher(SecretHasher):
     def __init__(self, hmac_key: bytes, argon2_hasher: argon2.PasswordHasher | None = None) -> None:
         self._hmac_key = hmac_key
         self._keyed_hmac = HmacSha256(hmac_key)
-        self._cache_key = hmac.new(hmac_key, b"horus/verified-cache/v1", hashlib.sha256).digest()
+        self._cache_key = HmacSha256(hmac.new(hmac_key, b"horus/verified-cache/v1", hashlib.sha256).digest())
         self._verified: OrderedDict[bytes, None] = OrderedDict()
         self._running: dict[bytes, asyncio.Future[bool]] = {}
         self._argon2 = argon2_hasher or argon2.PasswordHasher()
@@ -107,7 +113,7 @@ class SchemeSecretHasher(SecretHasher):
 
     def _remembered_key(self, client_id: str, stored_hash: str, secret: str) -> bytes:
         message = b"\x00".join((_utf8(client_id), stored_hash.encode("ascii", "replace"), _utf8(secret)))
-        return hmac.new(self._cache_key, message, hashlib.sha256).digest()
+        return self._cache_key.digest(message)
 
     def _remember(self, key: bytes) -> None:
         self._verified[key] = None
