@@ -287,12 +287,15 @@ def scenarios(seeded: dict[str, object]) -> list[Scenario]:
     many: list[tuple[str, str]] = seeded["many"]  # type: ignore[assignment]
     # Attackers present a well-formed secret (another client's) for a victim id, from their own addresses.
     attack: list[str] = []
+    attack_std: list[str] = []
     for index in range(100):
         if index % 10 == 9:
-            victim = many[index][0]
-            attack.append(legacy_body(victim, many[index + 1][1]) + f"\t\t10.66.{index // 256}.{index % 256}")
+            victim, address = many[index][0], f"10.66.{index // 256}.{index % 256}"
+            attack.append(legacy_body(victim, many[index + 1][1]) + f"\t\t{address}")
+            attack_std.append(basic_line(victim, many[index + 1][1], address))
         else:
             attack.append(legacy_body(one_id, one_secret) + "\t\t")
+            attack_std.append(basic_line(one_id, one_secret))
     form = "application/x-www-form-urlencoded"
     return [
         Scenario("a", "one client, generated secret (legacy endpoint)", LEGACY, [legacy_body(one_id, one_secret)]),
@@ -332,6 +335,9 @@ def scenarios(seeded: dict[str, object]) -> list[Scenario]:
         Scenario(
             "d", "(a) plus 10% wrong-secret requests for other client ids (legacy)", LEGACY, attack, attack_share=0.1
         ),
+        Scenario(
+            "d-std", "(a-std) plus 10% wrong-secret requests (standard endpoint)", STANDARD, attack_std, form, 0.1
+        ),
     ]
 
 
@@ -366,11 +372,13 @@ P99_TARGET_MS = 50.0
 
 
 def verdict(measurement: Measurement) -> str:
-    target = TARGETS.get(measurement.name)
+    """The issue's target for the scenario, on either endpoint (a-std is scenario a on the standard one)."""
+    scenario = measurement.name.removesuffix("-std")
+    target = TARGETS.get(scenario)
     if target is None or measurement.ratio_to_floor is None:
         return ""
     met = measurement.ratio_to_floor >= target
-    if measurement.name == "a":
+    if scenario == "a":
         met = met and measurement.p99_ms < P99_TARGET_MS and measurement.non_2xx == 0
         return f"≥ {target:.2f}, p99 < {P99_TARGET_MS:.0f} ms, no non-2xx: {'met' if met else 'not met'}"
     return f"≥ {target:.2f}: {'met' if met else 'not met'}"

@@ -17,9 +17,12 @@ from typing import Any
 
 import pytest
 from dependency_injector import providers
+from litestar import Response
+from litestar.enums import MediaType
 from litestar.testing import AsyncTestClient
 
 from horus.adapters.http.application import HorusAsgiApp
+from horus.adapters.http.direct_routes import send_plain_response
 from horus.adapters.http.request_context import RequestContextMiddleware
 from horus.adapters.observability.metrics import Metrics
 from horus.adapters.storage.memory import MemoryStorage
@@ -158,9 +161,9 @@ class Both:
 
 
 @asynccontextmanager
-async def serving(storage: MemoryStorage | None = None) -> AsyncIterator[Both]:
+async def serving(storage: MemoryStorage | None = None, client_failures: str = "1000000") -> AsyncIterator[Both]:
     # Generous throttling limits: each failed authentication is sent twice, and 401s must not become 429s.
-    settings = make_settings(HORUS_THROTTLE_CLIENT_FAILURES="1000000", HORUS_THROTTLE_ADDRESS_FAILURES="1000000")
+    settings = make_settings(HORUS_THROTTLE_CLIENT_FAILURES=client_failures, HORUS_THROTTLE_ADDRESS_FAILURES="1000000")
     container = make_container(settings)
     if storage is not None:
         container.storage.override(providers.Object(storage))
@@ -277,6 +280,47 @@ async def test_a_server_error_gets_the_same_answer_as_through_litestar(
         assert status == direct.status
         assert routed == direct
         assert token_samples(failing.switch.reference_metrics) == token_samples(failing.switch.served.request_metrics)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "headers"),
+    [
+        (LEGACY, legacy_json(clientSecret="wrong"), JSON),
+        (TOKEN, b"grant_type=client_credentials", {**FORM, **basic(b"svc:wrong")}),
+    ],
+)
+async def test_a_throttled_request_gets_the_same_answer_as_through_litestar(
+    path: str, body: bytes, headers: dict[str, str]
+) -> None:
+    async with serving(client_failures="2") as served:
+        first, second = await served.both("POST", path, body, headers)  # the two failures the limit allows
+        assert (401, 401) == (first.status, second.status)
+        direct, routed = await served.both("POST", path, body, headers)
+        assert 429 == direct.status
+        assert routed == direct
+        assert any(name == "retry-after" for name, _ in direct.headers)
+        assert token_samples(served.switch.reference_metrics) == token_samples(served.switch.served.request_metrics)
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        Response(b"hi", media_type="text/plain"),
+        Response({"a": 1}),
+        Response(b"{}", media_type=MediaType.JSON),
+        Response(b"{}", cookies={"a": "b"}),
+        Response(b"", status_code=204),
+    ],
+    ids=["text gets a charset", "content to serialise", "enum media type", "cookies", "204"],
+)
+async def test_responses_beyond_plain_bytes_are_left_to_litestar(response: Response[Any]) -> None:
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    assert not await send_plain_response(response, send)
+    assert [] == sent
 
 
 async def call_asgi(app: Any, path: str, headers: dict[str, str], chunks: list[bytes]) -> Answer:
