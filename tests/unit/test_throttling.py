@@ -110,6 +110,8 @@ def scope(peer: str, forwarded: str | None = None) -> dict[str, Any]:
         ("10.0.0.2", "garbage", "10.0.0.0/8", "10.0.0.2"),
         ("10.0.0.2", None, "10.0.0.0/8", "10.0.0.2"),
         ("::1", "2001:db8::1", "::1", "2001:db8::1"),
+        ("::1", "2001:DB8:0:0::1", "::1", "2001:db8::1"),  # one address, one way of writing it
+        ("10.0.0.2", "198.51.100.1, " + "9" * 60, "10.0.0.0/8", "10.0.0.2"),  # junk too long to remember
     ],
 )
 def test_the_client_address(peer: str, forwarded: str | None, trusted: str, expected: str) -> None:
@@ -123,9 +125,9 @@ def test_remembered_proxy_answers_stay_bounded_and_right() -> None:
     for index in range(MAX_REMEMBERED_ADDRESSES * 2):
         assert proxies.trusts(f"10.{index // 65536}.{index // 256 % 256}.{index % 256}")
         assert not proxies.trusts(f"192.0.{index // 256 % 256}.{index % 256}")
-    assert len(proxies._answers) <= MAX_REMEMBERED_ADDRESSES
+    assert len(proxies._facts) <= MAX_REMEMBERED_ADDRESSES
     assert not proxies.trusts("10.0.0.1" + " " * 100)  # not an address, and too long to be remembered
-    assert len(proxies._answers) <= MAX_REMEMBERED_ADDRESSES
+    assert len(proxies._facts) <= MAX_REMEMBERED_ADDRESSES
 
 
 def test_trusted_proxies_must_be_addresses() -> None:

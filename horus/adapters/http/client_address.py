@@ -23,30 +23,38 @@ def parse_networks(text: str) -> tuple[Network, ...]:
     return tuple(networks)
 
 
+_NO_ADDRESS: tuple[bool, str | None] = (False, None)
+
+
 class TrustedProxies:
-    """The proxies whose X-Forwarded-For is believed. Parsing an address costs ~10 us of pure Python,
-    and the same few peers ask again and again, so answers are remembered (a bounded set, cleared when full)."""
+    """The proxies whose X-Forwarded-For is believed. Parsing an address costs ~4-10 us of pure Python,
+    and the same few peers and forwarded clients come again and again, so what each text says (trusted?
+    which address, written canonically?) is remembered: a bounded table, cleared when full."""
 
     def __init__(self, networks: tuple[Network, ...] = ()) -> None:
         self.networks = networks
-        self._answers: dict[str, bool] = {}
+        self._facts: dict[str, tuple[bool, str | None]] = {}
+
+    def facts(self, address: str) -> tuple[bool, str | None]:
+        """(whether it is a trusted proxy, the address as ipaddress writes it or None when it is none)."""
+        facts = self._facts.get(address)
+        if facts is None:
+            facts = self._look_up(address)
+            if len(address) <= MAX_ADDRESS_TEXT:  # longer text is not remembered: it cannot crowd the table
+                if len(self._facts) >= MAX_REMEMBERED_ADDRESSES:
+                    self._facts.clear()
+                self._facts[address] = facts
+        return facts
 
     def trusts(self, address: str) -> bool:
-        answer = self._answers.get(address)
-        if answer is None:
-            if len(address) > MAX_ADDRESS_TEXT:
-                return False
-            if len(self._answers) >= MAX_REMEMBERED_ADDRESSES:
-                self._answers.clear()
-            answer = self._answers[address] = self._in_networks(address)
-        return answer
+        return self.facts(address)[0]
 
-    def _in_networks(self, address: str) -> bool:
+    def _look_up(self, address: str) -> tuple[bool, str | None]:
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:
-            return False
-        return any(ip in network for network in self.networks)
+            return _NO_ADDRESS
+        return any(ip in network for network in self.networks), str(ip)
 
 
 NO_PROXIES = TrustedProxies()
@@ -63,9 +71,7 @@ def client_address(scope: Any, proxies: TrustedProxies) -> str | None:
     hops = [hop.strip() for hop in forwarded.decode("latin-1").split(",") if hop.strip()][-MAX_FORWARDED_HOPS:]
     # The right-most address that is not one of our proxies is the one nobody could forge.
     for hop in reversed(hops):
-        if not proxies.trusts(hop):
-            try:
-                return str(ipaddress.ip_address(hop))
-            except ValueError:
-                return peer
+        trusted, canonical = proxies.facts(hop)
+        if not trusted:
+            return peer if canonical is None else canonical
     return hops[0] if hops else peer
