@@ -45,11 +45,11 @@ class IdStream:
         self._ids = iter(())
 
     def __call__(self) -> str:
-        try:
-            return next(self._ids)
-        except StopIteration:
-            self._ids = self._batch()
-            return next(self._ids)
+        while True:
+            try:
+                return next(self._ids)
+            except StopIteration:  # other threads may empty the new batch first: then another one
+                self._ids = self._batch()
 
     def _batch(self) -> Iterator[str]:
         text, length = self._encode(os.urandom(self._bytes_per_batch)), self.length

@@ -22,6 +22,11 @@ class ThrottlePolicy:
     address_failures: int = 100
     window_seconds: int = 60
 
+    def __post_init__(self) -> None:
+        # Attempt's fast path skips the comparison when nothing failed lately: a limit of 0 would not hold.
+        if min(self.client_failures, self.address_failures, self.window_seconds) < 1:
+            raise ValueError("throttling limits and window must be at least 1")
+
 
 def client_key(client_id: str) -> str:
     """Ids no client can have (any text, NUL included) are counted under a digest: bounded and storable."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import jwt
 import pytest
@@ -101,3 +102,27 @@ async def test_nothing_that_escapes_a_batch_leaves_a_request_waiting(clock: Fixe
     results = await asyncio.gather(*waiting, return_exceptions=True)
     assert "token" == results[0]
     assert all(isinstance(result, SigningFailed) for result in results[1:])
+
+
+def test_a_loop_in_another_thread_does_not_join_a_running_loop_s_batch(clock: FixedClock) -> None:
+    """A queued batch of a loop that is running in another thread is not this thread's batch."""
+    signer = BatchedSigner(CountingSign())
+    queued, release = threading.Event(), threading.Event()
+    first: list[str] = []
+
+    async def queue_and_hold() -> None:
+        waiting = asyncio.ensure_future(signer.sign(numbered(clock, 1)))
+        await asyncio.sleep(0)  # the batch is queued behind this task
+        queued.set()
+        release.wait(5)  # hold the loop (and its queued batch) while the other thread signs
+        first.append(await waiting)
+
+    holder = threading.Thread(target=lambda: asyncio.run(queue_and_hold()))
+    holder.start()
+    try:
+        assert queued.wait(5)
+        assert "token-for-jti-2" == asyncio.run(asyncio.wait_for(signer.sign(numbered(clock, 2)), 1))
+    finally:
+        release.set()
+        holder.join(5)
+    assert ["token-for-jti-1"] == first

@@ -418,3 +418,9 @@ async def test_a_burst_never_verifies_more_than_the_limit_when_storage_reads_and
         await asyncio.gather(*(guess(throttle) for _ in range(200)))
         worst = max(worst, verified)
     assert 10 == worst
+
+
+@pytest.mark.parametrize("limits", [(0, 100, 60), (10, 0, 60), (10, 100, 0)])
+def test_a_throttle_policy_needs_limits_and_a_window_of_at_least_one(limits: tuple[int, int, int]) -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        ThrottlePolicy(*limits)

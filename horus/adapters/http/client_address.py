@@ -8,7 +8,7 @@ from typing import Any
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 MAX_FORWARDED_HOPS = 16
 MAX_REMEMBERED_ADDRESSES = 4096
-MAX_ADDRESS_TEXT = 45  # the longest textual IPv6 address; longer text is no address and is not remembered
+MAX_ADDRESS_TEXT = 45  # the longest unscoped IPv6 text; longer text (junk, a zone id) is looked at but not remembered
 
 
 def parse_networks(text: str) -> tuple[Network, ...]:

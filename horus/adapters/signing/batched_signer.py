@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import threading
 from collections.abc import Callable
 
 from horus.domain.token import AccessTokenClaims
@@ -23,15 +24,16 @@ class BatchedSigner(TokenSigner):
     def __init__(self, sign: Callable[[AccessTokenClaims], str]) -> None:
         self._sign = sign
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = 0  # the thread self._loop runs in
         self._batch: _Batch = []
 
     async def sign(self, claims: AccessTokenClaims) -> str:
         batch = self._batch
-        # A batch still queued belongs to the loop running now, unless that loop has stopped (a test's loop,
-        # a restarted worker): batches never span loops. Only a new batch asks which loop is running, since
+        # A batch still queued belongs to the loop running now in this thread, unless that loop has stopped (a
+        # test's loop, a restarted worker): batches never span loops. Only a new batch asks which loop is running, since
         # on Python 3.11 asking costs a system call (getpid).
-        if not batch or self._loop is None or not self._loop.is_running():
-            self._loop = asyncio.get_running_loop()
+        if not batch or self._thread != threading.get_ident() or self._loop is None or not self._loop.is_running():
+            self._loop, self._thread = asyncio.get_running_loop(), threading.get_ident()
             batch = self._batch = []
             # In a context of its own: it runs for every request of the batch, not in the first one's name.
             self._loop.call_soon(self._sign_batch, batch, context=contextvars.Context())
