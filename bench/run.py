@@ -1,6 +1,6 @@
 """The token-endpoint benchmark: a real `horus serve` on one core, wrk on the other, ratios against the floor.
 
-    python bench/run.py [--duration 8] [--repetitions 5] [--warmup 3] [--scenarios a,b,c,d,e]
+    python bench/run.py [--duration 6] [--repetitions 7] [--warmup 3] [--scenarios a,b,c,d,e]
     python bench/run.py --table bench/results/<time>.json   # the table of an earlier run
 
 The floor is the same stack (uvicorn + uvloop + httptools, same Litestar, same uvicorn
@@ -404,9 +404,11 @@ def markdown(floor: Measurement, signed_floor: Measurement, measurements: list[M
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=8, help="seconds per run (default 8)")
+    # Seven short rounds rather than five long ones: the VM's speed drifts from run to run by up to a
+    # third, and a median of seven holds a scenario's ratio closer to the same value between two runs.
+    parser.add_argument("--duration", type=float, default=6, help="seconds per run (default 6)")
     parser.add_argument(
-        "--repetitions", type=int, default=5, help="rounds, each running every scenario once (default 5)"
+        "--repetitions", type=int, default=7, help="rounds, each running every scenario once (default 7)"
     )
     parser.add_argument("--warmup", type=float, default=3, help="warm-up seconds per scenario (default 3)")
     parser.add_argument("--scenarios", default="", help="comma-separated names to run (default: all)")
