@@ -10,6 +10,7 @@ import binascii
 from typing import NamedTuple
 from urllib.parse import unquote_plus
 
+from horus.adapters.http.form_body import has_form_escapes
 from horus.domain.errors import ErrorCode, InvalidClient, InvalidRequest
 from horus.domain.token_request import MAX_CLIENT_ID_LENGTH, MAX_CLIENT_SECRET_LENGTH, required_text
 
@@ -25,7 +26,7 @@ class PresentedCredentials(NamedTuple):
 
 def _form_decoded(text: str) -> str:
     """unquote_plus, skipped for text it would return unchanged (most ids and every generated secret)."""
-    return unquote_plus(text, errors="strict") if "%" in text or "+" in text else text
+    return unquote_plus(text, errors="strict") if has_form_escapes(text) else text
 
 
 def _from_basic(parameter: str) -> PresentedCredentials:

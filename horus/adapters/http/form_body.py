@@ -20,12 +20,17 @@ MAX_FORM_BODY = 16 * 1024
 MAX_FORM_FIELDS = 32
 
 
+def has_form_escapes(text: str) -> bool:
+    """Whether form decoding (unquote_plus) would change the text: without '%' or '+' it is the text itself."""
+    return "%" in text or "+" in text
+
+
 def parse_form(body: bytes) -> dict[str, str]:
     if body.count(b"&") >= MAX_FORM_FIELDS:
         raise InvalidRequest(f"the body has more than {MAX_FORM_FIELDS} parameters", ErrorCode.BAD_REQUEST)
     try:
         text = body.decode("utf-8")
-        if "%" in text or "+" in text:
+        if has_form_escapes(text):
             pairs = parse_qsl(
                 text, keep_blank_values=True, encoding="utf-8", errors="strict", max_num_fields=MAX_FORM_FIELDS
             )

@@ -68,9 +68,8 @@ def _utf8(secret: str) -> bytes:
 
 class SchemeSecretHasher(SecretHasher):
     def __init__(self, hmac_key: bytes, argon2_hasher: argon2.PasswordHasher | None = None) -> None:
-        self._hmac_key = hmac_key
         self._keyed_hmac = HmacSha256(hmac_key)
-        self._cache_key = HmacSha256(hmac.new(hmac_key, b"horus/verified-cache/v1", hashlib.sha256).digest())
+        self._cache_key = HmacSha256(self._keyed_hmac.digest(b"horus/verified-cache/v1"))
         self._verified: OrderedDict[bytes, None] = OrderedDict()
         self._running: dict[bytes, asyncio.Future[bool]] = {}
         self._argon2 = argon2_hasher or argon2.PasswordHasher()
