@@ -107,8 +107,7 @@ def test_basic_credentials_decode_as_base64_b64decode_validate_decodes_them(payl
         return client_id, client_secret
 
     def horus() -> tuple[str, str]:
-        credentials = presented_credentials("Basic " + encoded, {})
-        return credentials.client_id, credentials.client_secret
+        return presented_credentials("Basic " + encoded, {})
 
     expected, got = outcome(library), outcome(horus)
     assert expected == got

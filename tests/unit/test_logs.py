@@ -1,4 +1,4 @@
-"""The JSON log writer: access lines encoded on the request path, records formatted by the writer thread."""
+"""The JSON log writer: access-line facts queued on the request path, then encoded by the writer thread."""
 
 from __future__ import annotations
 
@@ -212,4 +212,23 @@ def test_without_the_writer_an_access_line_goes_through_the_logging_module(log_s
         record.code,  # type: ignore[attr-defined]
         record.client_id,  # type: ignore[attr-defined]
         record.latency_ms,  # type: ignore[attr-defined]
+    )
+
+
+def test_a_stream_with_a_binary_buffer_gets_the_lines_as_bytes_after_what_its_text_layer_holds(
+    log_stream: io.StringIO,  # for the loggers' restoration afterwards
+) -> None:
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="utf-8", line_buffering=False)
+    stream.write("written before\n")  # still in the text layer's own buffer
+    configure_logging("INFO", stream=stream)
+    write_access_line("rid-bytes", "GET", "/caf\u00e9", 404, None, None, 0.5)
+    logging.getLogger("horus.x").warning("after \u2028 it")
+    stop_logging()
+    first, access, record, end = raw.getvalue().decode("utf-8").split("\n")
+    assert ("written before", "", "/caf\u00e9", "after \u2028 it") == (
+        first,
+        end,
+        json.loads(access)["path"],
+        json.loads(record)["message"],
     )

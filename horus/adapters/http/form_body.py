@@ -31,23 +31,37 @@ def parse_form(body: bytes) -> dict[str, str]:
     try:
         text = body.decode("utf-8")
         if has_form_escapes(text):
-            pairs = parse_qsl(
-                text, keep_blank_values=True, encoding="utf-8", errors="strict", max_num_fields=MAX_FORM_FIELDS
+            return _without_blanks(
+                parse_qsl(
+                    text, keep_blank_values=True, encoding="utf-8", errors="strict", max_num_fields=MAX_FORM_FIELDS
+                )
             )
-        else:  # nothing to unquote: what parse_qsl would return, without its per-field work
-            pairs = [(name, value) for name, _, value in (field.partition("=") for field in text.split("&") if field)]
     except (UnicodeDecodeError, ValueError):
         raise InvalidRequest("the body is not valid UTF-8 form data", ErrorCode.BODY_NOT_JSON) from None
-    form = dict(pairs)
-    if len(form) < len(pairs):
-        seen: set[str] = set()
-        for name, _ in pairs:
-            if name in seen:
-                raise InvalidRequest(f"{name} is repeated", ErrorCode.FIELD_REQUIRED, name)
-            seen.add(name)
-    if "" in form.values():
-        return {name: value for name, value in form.items() if value != ""}
-    return form
+    # Nothing to unquote: what parse_qsl would return, without its per-field work.
+    form: dict[str, str] = {}
+    blank = False
+    for field in text.split("&"):
+        if field:
+            name, _, value = field.partition("=")
+            if name in form:
+                raise _repeated(name)
+            form[name] = value
+            blank = blank or not value
+    return {name: value for name, value in form.items() if value} if blank else form
+
+
+def _without_blanks(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    form: dict[str, str] = {}
+    for name, value in pairs:
+        if name in form:
+            raise _repeated(name)
+        form[name] = value
+    return {name: value for name, value in form.items() if value}
+
+
+def _repeated(name: str) -> InvalidRequest:
+    return InvalidRequest(f"{name} is repeated", ErrorCode.FIELD_REQUIRED, name)
 
 
 async def read_form(request: Request[Any, Any, Any]) -> dict[str, str]:

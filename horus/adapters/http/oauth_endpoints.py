@@ -63,21 +63,20 @@ def _json(payload: bytes) -> Response[bytes]:
     return Response(payload, media_type=JSON, headers=NO_STORE_HEADERS)
 
 
-def _credentials(scope: Any, authorization: str | None, form: dict[str, str]) -> PresentedCredentials:
-    facts = request_facts(scope)
+def _credentials(facts: dict[str, Any], authorization: str | None, form: dict[str, str]) -> PresentedCredentials:
     if authorization is not None:
         facts[AUTHORIZATION_ATTEMPTED] = True
-    credentials = presented_credentials(authorization, form)
-    if is_registrable_client_id(credentials.client_id):
-        facts["client_id"] = credentials.client_id
-    return credentials
+    client_id, client_secret = presented_credentials(authorization, form)
+    if is_registrable_client_id(client_id):
+        facts["client_id"] = client_id
+    return client_id, client_secret
 
 
 async def _authenticated_client(request: Request[Any, Any, Any], services: HttpServices) -> tuple[Client, str]:
     form = await read_form(request)
-    credentials = _credentials(request.scope, request.headers.get("authorization"), form)
+    client_id, client_secret = _credentials(request_facts(request.scope), request.headers.get("authorization"), form)
     address = client_address(request.scope, services.trusted_proxies)
-    client = await services.authenticator.authenticate(credentials.client_id, credentials.client_secret, address)
+    client = await services.authenticator.authenticate(client_id, client_secret, address)
     token = required_text("token", form.get("token"), MAX_TOKEN_PARAMETER)
     return client, token
 
@@ -89,17 +88,18 @@ async def issue_token(scope: Scope, receive: Receive, send: Send) -> None:
         await answer_other_method(scope, send, ("POST",))
         return
     services = services_in(scope)
+    facts = request_facts(scope)
     headers = request_headers(scope)
     content_type = headers.get(b"content-type")
     if content_type != FORM and media_type(content_type) != FORM:
         raise UnsupportedMediaType(FORM)
     form = parse_form(await read_body(headers, receive, MAX_FORM_BODY))
     require_client_credentials("grant_type", form.get("grant_type"))
-    credentials = _credentials(scope, headers.get(b"authorization"), form)
+    client_id, client_secret = _credentials(facts, headers.get(b"authorization"), form)
     scopes = requested_scopes("scope", form.get("scope"))
     address = client_address(scope, services.trusted_proxies)
-    issued = await services.grant.issue(credentials.client_id, credentials.client_secret, scopes, address)
-    request_facts(scope)["code"] = SUCCESS
+    issued = await services.grant.issue(client_id, client_secret, scopes, address)
+    facts["code"] = SUCCESS
     await send_json(
         send, msgspec.json.encode(TokenResponse(issued.access_token, "Bearer", issued.expires_in, issued.scope))
     )
