@@ -8,19 +8,21 @@ cost here.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from litestar import Litestar, Request, Response, post
 
 from horus.adapters.signing.batched_signer import BatchedSigner
 
 BODY = b'{"code":200000,"message":"success","content":null}'
 SIGNING_KEY = ec.generate_private_key(ec.SECP256R1())
-ECDSA = ec.ECDSA(hashes.SHA256())
+ECDSA = ec.ECDSA(Prehashed(hashes.SHA256()))
 SIGNING_INPUT = b"x" * 330  # the length of a Horus token's header and claims segments
-SIGNER = BatchedSigner(lambda claims: SIGNING_KEY.sign(SIGNING_INPUT, ECDSA).hex())
+SIGNER = BatchedSigner(lambda claims: SIGNING_KEY.sign(hashlib.sha256(SIGNING_INPUT).digest(), ECDSA).hex())
 
 
 @post("/floor", status_code=200)
