@@ -1,16 +1,16 @@
 """The token-endpoint benchmark: a real `horus serve` on one core, wrk on the other, ratios against the floor.
 
-    python bench/run.py [--duration 6] [--repetitions 7] [--warmup 3] [--scenarios a,b,c,d,e]
+    python bench/run.py [--duration 3] [--repetitions 12] [--warmup 3] [--scenarios a,b,c,d,e]
     python bench/run.py --table bench/results/<time>.json   # the table of an earlier run
 
 The floor is the same stack (uvicorn + uvloop + httptools, same Litestar, same uvicorn
 settings) answering a JSON POST that does no work; every scenario is reported as a ratio of
 it, and of "floor+es256", the same endpoint plus one ES256 signature: the most any token
 endpoint that signs each token with ES256 could reach here. All servers run at once (idle
-ones cost nothing) and the runs are interleaved: in each round the floor is measured again
-after every two scenarios, and each scenario's ratio is taken against the mean of the floor
-runs just before and after it, so a machine that slows down or speeds up during the run
-moves both sides of the ratio. Ratios are medians over the rounds. Results go to
+ones cost nothing) and the runs are interleaved: the floor is measured again after every
+scenario, and each scenario's ratio is taken against the mean of the floor runs just before
+and after it, so a machine that slows down or speeds up during the run moves both sides of
+the ratio. Ratios are medians over the rounds. Results go to
 bench/results/<UTC time>.json and a Markdown table is printed.
 """
 
@@ -204,19 +204,22 @@ class Target:
 def measure_interleaved(
     wrk: str, floor: Target, targets: list[Target], args: argparse.Namespace, workdir: Path
 ) -> None:
-    """Warms every target up, then runs `repetitions` rounds of floor, two targets, floor, two targets, ..., floor."""
+    """Warms every target up, then runs `repetitions` rounds of target, floor, target, floor, ... after a first floor.
+
+    Every target run has a floor run right before and right after it, and its ratio is taken against
+    their mean. Each round starts one target further along, so no scenario always follows the same one.
+    """
     for target in [floor, *targets]:
         print(f"warming up {target.scenario.name} ...", file=sys.stderr)
         run_wrk(wrk, target.url, target.scenario, args.warmup, workdir)
+    before = floor.throughput(run_and_keep(wrk, floor, args, workdir))
     for round_number in range(args.repetitions):
         print(f"round {round_number + 1} of {args.repetitions} ...", file=sys.stderr)
-        before = floor.throughput(run_and_keep(wrk, floor, args, workdir))
-        for start in range(0, len(targets), 2):
-            pair = targets[start : start + 2]
-            throughputs = [target.throughput(run_and_keep(wrk, target, args, workdir)) for target in pair]
+        start = round_number % len(targets)
+        for target in targets[start:] + targets[:start]:
+            throughput = target.throughput(run_and_keep(wrk, target, args, workdir))
             after = floor.throughput(run_and_keep(wrk, floor, args, workdir))
-            for target, throughput in zip(pair, throughputs, strict=True):
-                target.ratios.append(throughput / ((before + after) / 2))
+            target.ratios.append(throughput / ((before + after) / 2))
             before = after
 
 
@@ -404,11 +407,12 @@ def markdown(floor: Measurement, signed_floor: Measurement, measurements: list[M
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    # Seven short rounds rather than five long ones: the VM's speed drifts from run to run by up to a
-    # third, and a median of seven holds a scenario's ratio closer to the same value between two runs.
-    parser.add_argument("--duration", type=float, default=6, help="seconds per run (default 6)")
+    # Many short rounds rather than a few long ones: this VM's speed swings by up to half within
+    # seconds (1 s runs of the floor alone measured 6,000 to 13,400 req/s), so a floor run right
+    # beside each scenario run, and a median over twelve, hold a ratio closest to the same value.
+    parser.add_argument("--duration", type=float, default=3, help="seconds per run (default 3)")
     parser.add_argument(
-        "--repetitions", type=int, default=7, help="rounds, each running every scenario once (default 7)"
+        "--repetitions", type=int, default=12, help="rounds, each running every scenario once (default 12)"
     )
     parser.add_argument("--warmup", type=float, default=3, help="warm-up seconds per scenario (default 3)")
     parser.add_argument("--scenarios", default="", help="comma-separated names to run (default: all)")
