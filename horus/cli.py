@@ -21,6 +21,7 @@ from typing import Any, TextIO
 from horus.adapters.observability.logs import configure_logging, stop_logging
 from horus.adapters.security.server_key import ServerKeyError
 from horus.adapters.signing.key_material import SigningKeyError
+from horus.adapters.signing.key_ring import KEY_REFRESH_SECONDS, KeyRevocation
 from horus.app import Container, build_container, check_startup, create_app, resolved, shutdown
 from horus.domain.administration import ClientAdministration, ClientWithSecret
 from horus.domain.client import Client
@@ -83,6 +84,11 @@ def _parser() -> argparse.ArgumentParser:
     keys_list.add_argument("--json", action="store_true", help="print JSON")
     keys_rotate = keys.add_parser("rotate", help="publish a new key now; it signs after HORUS_KEY_ROTATION_LEAD")
     keys_rotate.add_argument("--json", action="store_true", help="print JSON")
+    keys_revoke = keys.add_parser(
+        "revoke", help="take a compromised key out of the JWKS now; a new key signs at once if it was signing"
+    )
+    keys_revoke.add_argument("kid", metavar="KID")
+    keys_revoke.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 
@@ -107,13 +113,35 @@ def key_json(key: StoredSigningKey, state: str) -> dict[str, Any]:
     }
 
 
+def _print_revocation(revocation: KeyRevocation, as_json: bool, out: TextIO) -> None:
+    kid = revocation.key.kid
+    replacement = revocation.replacement.kid if revocation.replacement else None
+    if not revocation.already_out:
+        AUDIT_LOG.info(
+            "signing key revoked",
+            extra={"action": "key revoked", "kid": kid, "replacement_kid": replacement, "actor": _actor()},
+        )
+    if as_json:
+        print(json.dumps({"kid": kid, "alreadyOut": revocation.already_out, "replacementKid": replacement}), file=out)
+    elif revocation.already_out:
+        print(f"key {kid} had already left the JWKS; nothing changed", file=out)
+    else:
+        print(f"key {kid} left the JWKS; every instance rejects its tokens within {KEY_REFRESH_SECONDS:g} s", file=out)
+        if replacement:
+            print(f"new key {replacement} signs from now", file=out)
+
+
 async def _run_keys(args: argparse.Namespace, container: Container, out: TextIO) -> None:
     settings = container.settings()
     if settings.signing_alg != "ES256" or settings.signing_key_file is not None:
         raise CliError(
-            "key rotation manages the generated ES256 keys; with HS256 or a key file, change the configuration"
+            "key rotation and revocation manage the generated ES256 keys; with HS256 or a key file, change the"
+            " configuration"
         )
     keys = await resolved(container.stored_keys())
+    if args.action == "revoke":
+        _print_revocation(await keys.revoke(args.kid), args.json, out)
+        return
     if args.action == "rotate":
         new, schedule = await keys.rotate(
             timedelta(seconds=settings.key_rotation_lead), timedelta(seconds=settings.token_ttl)

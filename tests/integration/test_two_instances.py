@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -142,6 +143,58 @@ def test_a_rotation_under_load_rejects_no_token_at_a_caching_resource_server(tmp
         # Both instances switched: the last tokens of each are signed with the new key.
         for server in (a, b):
             assert new_kid == jwt.get_unverified_header(token_from(server, client_id, secret))["kid"]
+
+
+def test_a_revoked_key_leaves_both_instances_within_the_refresh_and_a_new_key_signs(
+    tmp_path: Path, database: str
+) -> None:
+    env = shared_env(tmp_path, database)
+    client_id, secret = create_client(env, tmp_path)
+
+    def introspected(server: RunningServer, token: str) -> dict[str, Any]:
+        response = httpx.post(
+            server.base_url + "/v1/oauth/introspect", auth=(client_id, secret), data={"token": token}, timeout=10
+        )
+        assert 200 == response.status_code, response.text
+        return dict(response.json())
+
+    with (
+        running_server(env, tmp_path, stderr_path=tmp_path / "a.log") as a,
+        running_server(env, tmp_path, stderr_path=tmp_path / "b.log") as b,
+    ):
+        leaked = token_from(a, client_id, secret)
+        old_kid = jwt.get_unverified_header(leaked)["kid"]
+        assert introspected(b, leaked)["active"]
+
+        revoked = run_horus(["keys", "revoke", old_kid, "--json"], env, tmp_path)
+        assert 0 == revoked.exit_code, revoked.stderr
+        new_kid = revoked.json()["replacementKid"]
+        assert new_kid not in (None, old_kid)
+        [audit] = [json.loads(line) for line in revoked.stderr.splitlines() if '"horus.audit"' in line]
+        assert ("key revoked", old_kid, new_kid) == (audit["action"], audit["kid"], audit["replacement_kid"])
+        started = time.monotonic()
+        for server in (a, b):
+            jwks = eventually(
+                lambda s=server: httpx.get(s.jwks_url).json(),
+                lambda keys: old_kid not in [key["kid"] for key in keys["keys"]],
+                timeout=10,
+                interval=0.2,
+            )
+            assert [new_kid] == [key["kid"] for key in jwks["keys"]]
+        assert time.monotonic() - started < 7  # the 5 s key refresh, plus a reload
+        for server in (a, b):
+            assert {"active": False} == introspected(server, leaked)
+            fresh = token_from(server, client_id, secret)
+            assert new_kid == jwt.get_unverified_header(fresh)["kid"]
+            assert client_id == verify_with(server, fresh)["client_id"]
+
+        again = run_horus(["keys", "revoke", old_kid, "--json"], env, tmp_path)
+        assert (0, True, None) == (again.exit_code, again.json()["alreadyOut"], again.json()["replacementKid"])
+        unknown = run_horus(["keys", "revoke", "no-such-kid"], env, tmp_path)
+        assert (1, "horus: no signing key 'no-such-kid'; `horus keys list` shows them\n") == (
+            unknown.exit_code,
+            unknown.stderr,
+        )
 
 
 def test_the_service_fails_closed_and_recovers_when_the_database_goes_away(tmp_path: Path, database: str) -> None:

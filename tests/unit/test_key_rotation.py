@@ -1,13 +1,15 @@
-"""Zero-downtime key rotation: publish first, sign after the lead time, retire once the old tokens expired."""
+"""Zero-downtime key rotation: publish first, sign after the lead time, retire once the old tokens expired;
+revocation of a compromised key: out of the JWKS at once."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import jwt
+import pytest
 
 from horus.adapters.signing.jwt_verifier import JwtVerifier
-from horus.adapters.signing.key_material import KeyEncryption
+from horus.adapters.signing.key_material import KeyEncryption, SigningKeyError
 from horus.adapters.signing.key_ring import StoredKeys
 from horus.adapters.storage.memory import MemoryStorage
 from horus.domain.signing_key import CLOCK_SKEW
@@ -71,3 +73,70 @@ async def test_every_token_signed_during_a_rotation_verifies_with_a_jwks_cached_
         for cached_at, jwks in snapshots:
             if issued_at - LEAD <= cached_at <= issued_at:
                 assert kid in jwks
+
+
+async def test_revoking_the_signing_key_takes_it_out_at_once_and_a_new_key_signs_from_now() -> None:
+    clock = FixedClock()
+    keys = StoredKeys(MemoryStorage(), KeyEncryption(b"e" * 32), clock)
+    ring = await keys.load()
+    old_kid = ring.active_kid
+    old_token = ring.sign(claims(clock))
+
+    revocation = await keys.revoke(old_kid)
+    assert revocation.replacement is not None
+    assert not revocation.already_out
+    ring.replace_with(await keys.load())
+    assert [revocation.replacement.kid] == kids(ring.jwks())
+    assert revocation.replacement.kid == jwt.get_unverified_header(ring.sign(claims(clock)))["kid"]
+    assert JwtVerifier(ring, "iss", "aud", FixedClock(clock.current)).verify(old_token) is None
+
+
+async def test_revoking_a_key_that_does_not_sign_needs_no_new_key() -> None:
+    clock = FixedClock()
+    keys = StoredKeys(MemoryStorage(), KeyEncryption(b"e" * 32), clock)
+    ring = await keys.load()
+    pending, _ = await keys.rotate(LEAD, TTL)
+
+    revocation = await keys.revoke(pending.kid)
+    assert (None, False) == (revocation.replacement, revocation.already_out)
+    ring.replace_with(await keys.load())
+    assert [ring.active_kid] == kids(ring.jwks())
+    clock.current += LEAD * 2  # the revoked key never takes over
+    assert ring.active_kid == jwt.get_unverified_header(ring.sign(claims(clock)))["kid"]
+
+
+async def test_revoking_during_a_rotation_stops_the_old_key_while_the_pending_one_keeps_its_time() -> None:
+    clock = FixedClock()
+    keys = StoredKeys(MemoryStorage(), KeyEncryption(b"e" * 32), clock)
+    ring = await keys.load()
+    old_kid = ring.active_kid
+    pending, schedule = await keys.rotate(LEAD, TTL)
+
+    revocation = await keys.revoke(old_kid)
+    assert revocation.replacement is not None
+    ring.replace_with(await keys.load())
+    assert {revocation.replacement.kid, pending.kid} == set(kids(ring.jwks()))
+    assert revocation.replacement.kid == jwt.get_unverified_header(ring.sign(claims(clock)))["kid"]
+    clock.current = schedule.activates_at
+    assert pending.kid == jwt.get_unverified_header(ring.sign(claims(clock)))["kid"]
+
+
+async def test_revoking_twice_changes_nothing_the_second_time() -> None:
+    clock = FixedClock()
+    keys = StoredKeys(MemoryStorage(), KeyEncryption(b"e" * 32), clock)
+    old_kid = (await keys.load()).active_kid
+    first = await keys.revoke(old_kid)
+    stored = await keys.list_keys()
+
+    again = await keys.revoke(old_kid)
+    assert (True, None) == (again.already_out, again.replacement)
+    assert stored == await keys.list_keys()
+    assert first.replacement is not None
+    assert first.replacement.kid == (await keys.load()).active_kid
+
+
+async def test_revoking_an_unknown_kid_is_an_error_that_names_it() -> None:
+    keys = StoredKeys(MemoryStorage(), KeyEncryption(b"e" * 32), FixedClock())
+    await keys.load()
+    with pytest.raises(SigningKeyError, match="no signing key 'nope'"):
+        await keys.revoke("nope")

@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,15 @@ def key_file_ring(path: Path) -> KeyRing:
     return KeyRing(es256_signer(key), {key.kid: key.private_key.public_key()}, [key.public_jwk])
 
 
+@dataclass(frozen=True, slots=True)
+class KeyRevocation:
+    key: StoredSigningKey
+    replacement: StoredSigningKey | None
+    """The key that signs instead, when the revoked one was signing."""
+    already_out: bool
+    """The key had already left the JWKS; nothing changed."""
+
+
 class StoredKeys:
     """Builds key rings from the keys in storage; decrypts each key once."""
 
@@ -125,6 +135,22 @@ class StoredKeys:
         new = await self.generate(activates_at=schedule.activates_at)
         await self._keys.retire_keys(previous, schedule.retire_previous_at)
         return new, schedule
+
+    async def revoke(self, kid: str) -> KeyRevocation:
+        """Takes a key out of the JWKS now, as for a compromised key: every instance stops signing with it and
+        accepting its tokens at its next read (KEY_REFRESH_SECONDS). When it is the key signing now, a new key
+        is published first and signs from now, without the rotation lead time."""
+        now = self._clock.now()
+        stored = await self._keys.list_keys()
+        key = next((key for key in stored if key.kid == kid), None)
+        if key is None:
+            raise SigningKeyError(f"no signing key {kid!r}; `horus keys list` shows them")
+        if not is_published(key, now):
+            return KeyRevocation(key, replacement=None, already_out=True)
+        current = active_key(stored, now)
+        replacement = await self.generate(activates_at=now) if current is not None and current.kid == kid else None
+        await self._keys.retire_keys([kid], now)
+        return KeyRevocation(key, replacement, already_out=False)
 
     async def list_keys(self) -> Sequence[StoredSigningKey]:
         return await self._keys.list_keys()
