@@ -38,7 +38,7 @@ integration: install ## Only the integration tests (real SQLite files, real serv
 contract: install ## Only the contract tests (schemathesis against openapi/horus.yaml)
 	$(BIN)/pytest tests/contract
 
-bench: install ## The token-endpoint benchmark (server on CPU 0, wrk on CPU 1; about 15 minutes; needs root for apt-get wrk)
+bench: install ## The token-endpoint benchmark (server on CPU 0, wrk on CPU 1; about 16 minutes; needs root for apt-get wrk)
 	$(BIN)/python bench/run.py
 
 clean: ## Remove the virtualenv and caches
