@@ -126,9 +126,14 @@ def _print_revocation(revocation: KeyRevocation, as_json: bool, out: TextIO) -> 
     elif revocation.already_out:
         print(f"key {kid} had already left the JWKS; nothing changed", file=out)
     else:
-        print(f"key {kid} left the JWKS; every instance rejects its tokens within {KEY_REFRESH_SECONDS:g} s", file=out)
-        if replacement:
-            print(f"new key {replacement} signs from now", file=out)
+        print(
+            f"key {kid} left the JWKS; each running Horus instance drops it at its next key refresh"
+            f" (every {KEY_REFRESH_SECONDS:g} s)",
+            file=out,
+        )
+        if revocation.replacement:
+            starts = revocation.replacement.activates_at.isoformat(timespec="seconds")
+            print(f"new key {replacement} signs from {starts}", file=out)
 
 
 async def _run_keys(args: argparse.Namespace, container: Container, out: TextIO) -> None:
@@ -140,7 +145,7 @@ async def _run_keys(args: argparse.Namespace, container: Container, out: TextIO)
         )
     keys = await resolved(container.stored_keys())
     if args.action == "revoke":
-        _print_revocation(await keys.revoke(args.kid), args.json, out)
+        _print_revocation(await keys.revoke(args.kid, timedelta(seconds=settings.token_ttl)), args.json, out)
         return
     if args.action == "rotate":
         new, schedule = await keys.rotate(

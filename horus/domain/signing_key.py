@@ -55,3 +55,42 @@ class RotationSchedule:
 def rotation_schedule(now: datetime, lead: timedelta, token_lifetime: timedelta) -> RotationSchedule:
     activates_at = now + lead
     return RotationSchedule(activates_at, activates_at + token_lifetime + CLOCK_SKEW)
+
+
+@dataclass(frozen=True, slots=True)
+class RevocationPlan:
+    retire_at: datetime
+    """In the past by CLOCK_SKEW: an instance whose clock lags drops the key at its next read too."""
+    replacement_activates_at: datetime | None
+    """A new key is needed when the revoked one signs now or was to sign last; None: no new key."""
+    replacement_retires_at: datetime | None = None
+    """Set when a pending key takes over from the replacement later."""
+
+
+def revocation_plan(
+    keys: Sequence[StoredSigningKey], kid: str, now: datetime, token_lifetime: timedelta
+) -> RevocationPlan | None:
+    """What revoking `kid` (a compromised key) changes; None when it has already left the JWKS.
+
+    Whatever is revoked, some key signs now and the newest key never retires: a rotation retires the
+    keys before it on the assumption that its new key takes over, and that must stay true.
+    """
+    published = [key for key in keys if is_published(key, now)]
+    key = next((key for key in published if key.kid == kid), None)
+    if key is None:
+        return None
+    retire_at = now - CLOCK_SKEW
+    others = [other for other in published if other.kid != kid]
+    # Signs from a moment every instance has reached, and after every other usable key, so it is the one chosen.
+    takes_over_now = max(
+        [retire_at, *(other.activates_at + timedelta(microseconds=1) for other in others if other.activates_at <= now)]
+    )
+    newest = max(published, key=lambda each: (each.activates_at, each.kid))
+    current = active_key(published, now)
+    if key is newest:
+        starts = key.activates_at if key.activates_at > now else takes_over_now
+        return RevocationPlan(retire_at, starts)
+    if current is not None and current.kid == kid:
+        successor = pending_keys(others, now)[0]  # exists: the newest key is pending
+        return RevocationPlan(retire_at, takes_over_now, successor.activates_at + token_lifetime + CLOCK_SKEW)
+    return RevocationPlan(retire_at, None)

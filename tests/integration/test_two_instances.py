@@ -181,7 +181,7 @@ def test_a_revoked_key_leaves_both_instances_within_the_refresh_and_a_new_key_si
                 interval=0.2,
             )
             assert [new_kid] == [key["kid"] for key in jwks["keys"]]
-        assert time.monotonic() - started < 7  # the 5 s key refresh, plus a reload
+        assert time.monotonic() - started < 8  # the 5 s key refresh, plus a reload on a busy machine
         for server in (a, b):
             assert {"active": False} == introspected(server, leaked)
             fresh = token_from(server, client_id, secret)

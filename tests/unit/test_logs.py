@@ -232,3 +232,24 @@ def test_a_stream_with_a_binary_buffer_gets_the_lines_as_bytes_after_what_its_te
         json.loads(access)["path"],
         json.loads(record)["message"],
     )
+
+
+def test_an_access_line_msgspec_refuses_costs_that_line_only_and_the_writer_goes_on(log_stream: io.StringIO) -> None:
+    write_access_line("rid-before", "GET", "/a", 404, None, None, 0.5)
+    write_access_line("rid-bad", "GET", "/\udcff", 404, None, None, 0.5)  # a lone surrogate: not UTF-8
+    write_access_line("rid-after", "GET", "/b", 404, None, None, 0.5)
+    logs._writer.flush()  # type: ignore[union-attr]
+    write_access_line("rid-later", "GET", "/c", 404, None, None, 0.5)
+    lines = written(log_stream)
+    assert [("rid-before", None), (None, "UnicodeEncodeError"), ("rid-after", None), ("rid-later", None)] == [
+        (line.get("request_id"), line.get("error")) for line in lines
+    ]
+
+
+def test_a_stream_in_another_encoding_gets_text_in_its_own_encoding(log_stream: io.StringIO) -> None:
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="latin-1", errors="backslashreplace")
+    configure_logging("INFO", stream=stream)
+    write_access_line("rid-latin", "GET", "/caf\u00e9", 404, None, None, 0.5)
+    stop_logging()
+    assert "/caf\u00e9" == json.loads(raw.getvalue().decode("latin-1"))["path"]

@@ -122,8 +122,9 @@ class _LineWriter:
 
     def __init__(self, stream: TextIO, formatter: logging.Formatter) -> None:
         self._stream = stream
-        # Lines are bytes; a stream with a binary buffer (stderr, files) takes them without a decode.
-        self._binary: BinaryIO | None = getattr(stream, "buffer", None)
+        # Lines are UTF-8 bytes; a UTF-8 stream with a binary buffer (stderr, files) takes them without a decode.
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("_", "-")
+        self._binary: BinaryIO | None = getattr(stream, "buffer", None) if encoding in ("utf-8", "utf8") else None
         self._formatter = formatter
         self._clock = _SecondClock()
         self._encoder = msgspec.json.Encoder()
@@ -140,8 +141,14 @@ class _LineWriter:
 
     def _run(self) -> None:
         while not self._stopping.wait(self.POLL_SECONDS):
+            self._drain_surviving()
+        self._drain_surviving()
+
+    def _drain_surviving(self) -> None:
+        try:
             self._drain()
-        self._drain()
+        except Exception:  # the writer must outlive any surprise, or every later line is lost
+            self._write(_unformattable("Exception") + b"\n")
 
     def _drain(self) -> None:
         with self._draining:  # the writer thread and flush() must not interleave their batches
@@ -175,20 +182,31 @@ class _LineWriter:
                 access.append(line)
                 continue
             if access:  # records and access lines keep the order they were queued in
-                chunks.append(self._encoder.encode_lines(access))
+                chunks.append(self._encoded(access))
                 access = []
             chunks.append(self._formatted(item))
         if access:
-            chunks.append(self._encoder.encode_lines(access))
+            chunks.append(self._encoded(access))
         if chunks:
             self._write(b"".join(chunks))
+
+    def _encoded(self, lines: list[AccessLine]) -> bytes:
+        try:
+            return self._encoder.encode_lines(lines)
+        except Exception:  # a line msgspec refuses (a lone surrogate in a path) costs that line only
+            return b"".join(self._encoded_one(line) for line in lines)
+
+    def _encoded_one(self, line: AccessLine) -> bytes:
+        try:
+            return self._encoder.encode(line) + b"\n"
+        except Exception as error:
+            return _unformattable(type(error).__name__) + b"\n"
 
     def _formatted(self, record: logging.LogRecord) -> bytes:
         try:
             return self._formatter.format(record).encode("utf-8", "backslashreplace") + b"\n"
         except Exception as error:  # one bad record must not stop the writer, nor vanish unnoticed
-            problem = {"level": "error", "logger": "horus.logs", "message": "unformattable log record"}
-            return msgspec.json.encode({**problem, "error": type(error).__name__}) + b"\n"
+            return _unformattable(type(error).__name__) + b"\n"
 
     def _write(self, data: bytes) -> None:
         try:
@@ -205,6 +223,11 @@ class _LineWriter:
     def stop(self) -> None:
         self._stopping.set()
         self._thread.join()
+
+
+def _unformattable(error: str) -> bytes:
+    problem = {"level": "error", "logger": "horus.logs", "message": "unformattable log record"}
+    return msgspec.json.encode({**problem, "error": error})
 
 
 _writer: _LineWriter | None = None

@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from horus.domain.signing_key import (
     active_key,
     is_published,
     pending_keys,
+    revocation_plan,
     rotation_schedule,
 )
 from horus.domain.token import AccessTokenClaims
@@ -136,20 +137,25 @@ class StoredKeys:
         await self._keys.retire_keys(previous, schedule.retire_previous_at)
         return new, schedule
 
-    async def revoke(self, kid: str) -> KeyRevocation:
+    async def revoke(self, kid: str, token_lifetime: timedelta) -> KeyRevocation:
         """Takes a key out of the JWKS now, as for a compromised key: every instance stops signing with it and
-        accepting its tokens at its next read (KEY_REFRESH_SECONDS). When it is the key signing now, a new key
-        is published first and signs from now, without the rotation lead time."""
+        accepting its tokens at its next read (KEY_REFRESH_SECONDS). A new key replaces it when it signs now
+        (signing at once, without the rotation lead time) or was to take over from the others (same schedule)."""
         now = self._clock.now()
         stored = await self._keys.list_keys()
         key = next((key for key in stored if key.kid == kid), None)
         if key is None:
             raise SigningKeyError(f"no signing key {kid!r}; `horus keys list` shows them")
-        if not is_published(key, now):
+        plan = revocation_plan(stored, kid, now, token_lifetime)
+        if plan is None:
             return KeyRevocation(key, replacement=None, already_out=True)
-        current = active_key(stored, now)
-        replacement = await self.generate(activates_at=now) if current is not None and current.kid == kid else None
-        await self._keys.retire_keys([kid], now)
+        replacement = None
+        if plan.replacement_activates_at is not None:  # first, so that some key can always sign
+            replacement = await self.generate(activates_at=plan.replacement_activates_at)
+            if plan.replacement_retires_at is not None:
+                await self._keys.retire_keys([replacement.kid], plan.replacement_retires_at)
+                replacement = replace(replacement, retires_at=plan.replacement_retires_at)
+        await self._keys.retire_keys([kid], plan.retire_at)
         return KeyRevocation(key, replacement, already_out=False)
 
     async def list_keys(self) -> Sequence[StoredSigningKey]:
