@@ -83,12 +83,51 @@ class _Turns:
                 return
 
 
+class _AddressLoad:
+    """Per source address, in this process: attempts past their checks and not yet finished, and failures so far.
+
+    Attempts for many clientIds from one address take no turns among themselves, so without a cap a burst
+    spread over many clientIds would all pass the address check before the first failure is counted. At
+    most (limit - failures known) attempts of an address are verified at once; the others wait for a slot,
+    and are refused if the failures of those before them reach the limit. Successes free their slot at once.
+    """
+
+    __slots__ = ("_waiters", "failures", "in_flight", "users")
+
+    def __init__(self) -> None:
+        self.users = 0
+        self.failures = 0
+        self.in_flight = 0
+        self._waiters: collections.deque[asyncio.Future[None]] | None = None  # made by the first to wait
+
+    async def wait_for_slot(self) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = collections.deque()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.wake_one()  # woken, then cancelled: pass the wake-up on
+            elif waiter in self._waiters:
+                self._waiters.remove(waiter)
+            raise
+
+    def wake_one(self) -> None:
+        while self._waiters:  # None or empty: no one waits
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+
 class Attempt:
     """`async with throttle.attempt(...) as attempt`: a turn among this clientId's attempts in this process.
 
     A class rather than @asynccontextmanager (~3 us a request), and its own context object."""
 
-    __slots__ = ("_address", "_client_id", "_key", "_locked", "_throttle", "_turns")
+    __slots__ = ("_address", "_client_id", "_key", "_load", "_locked", "_slot", "_throttle", "_turns")
 
     def __init__(self, throttle: FailureThrottle, client_id: str, address: str | None) -> None:
         self._throttle = throttle
@@ -97,6 +136,8 @@ class Attempt:
         self._key = client_key(client_id)
         self._turns: _Turns | None = None
         self._locked = False
+        self._load: _AddressLoad | None = None
+        self._slot = False
 
     async def failed(self) -> None:
         # Counted in the turn only once stored: a turn that read the storage before the write then counts
@@ -104,6 +145,8 @@ class Attempt:
         await self._throttle._counter.record_failure(_counter_keys(self._key, self._address))
         if self._turns is not None:
             self._turns.failures += 1
+        if self._load is not None:
+            self._load.failures += 1
 
     async def __aenter__(self) -> Attempt:
         throttle = self._throttle
@@ -113,6 +156,14 @@ class Attempt:
         turns.users += 1
         self._turns = turns
         seen = turns.failures
+        load = None
+        if self._address is not None:
+            load = throttle._loads.get(self._address)
+            if load is None:
+                load = throttle._loads[self._address] = _AddressLoad()
+            load.users += 1
+            self._load = load
+        seen_at_address = load.failures if load is not None else 0
         try:
             counts = await throttle._counter.recent_failures(_counter_keys(self._key, self._address))
             if turns.held:
@@ -121,16 +172,42 @@ class Attempt:
                 turns.held = True  # what take() does when the turn is free, without a coroutine
             self._locked = True
             since = turns.failures - seen  # possibly counted twice: errs on the side of refusing
-            if since or any(counts):  # the usual case, nothing failed lately: no limit to compare
-                policy = throttle._policy
-                if counts[0] + since >= policy.client_failures or (
-                    len(counts) > 1 and counts[1] + since >= policy.address_failures
-                ):
-                    raise TooManyAttempts(policy.window_seconds)
+            policy = throttle._policy
+            # The usual case, nothing failed lately, has no limit to compare.
+            if (since or any(counts)) and (
+                counts[0] + since >= policy.client_failures
+                or (len(counts) > 1 and counts[1] + since >= policy.address_failures)
+            ):
+                raise TooManyAttempts(policy.window_seconds)
+            if load is not None:
+                stored_before = counts[1] - seen_at_address
+                if stored_before + load.failures + load.in_flight < policy.address_failures:
+                    load.in_flight += 1  # the usual case, a free slot: taken without a coroutine
+                    self._slot = True
+                else:
+                    await self._take_slot(load, stored_before, policy)
         except BaseException:
             self._leave()
             raise
         return self
+
+    async def _take_slot(self, load: _AddressLoad, stored_before: float, policy: ThrottlePolicy) -> None:
+        """`stored_before + load.failures`: the address's failures as read, plus those counted here since."""
+        limit = policy.address_failures
+        woken = False
+        try:
+            while stored_before + load.failures + load.in_flight >= limit:
+                if stored_before + load.failures >= limit:
+                    raise TooManyAttempts(policy.window_seconds)
+                woken = False
+                await load.wait_for_slot()
+                woken = True
+        except TooManyAttempts:
+            if woken:
+                load.wake_one()  # the slot that woke this attempt is still free
+            raise
+        load.in_flight += 1
+        self._slot = True
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._leave()
@@ -146,6 +223,16 @@ class Attempt:
         turns.users -= 1
         if not turns.users:
             del self._throttle._turns[self._key]
+        load = self._load
+        if load is not None:
+            self._load = None
+            if self._slot:
+                self._slot = False
+                load.in_flight -= 1
+                load.wake_one()
+            load.users -= 1
+            if not load.users:
+                del self._throttle._loads[self._address]  # type: ignore[arg-type]
 
 
 class FailureThrottle:
@@ -153,6 +240,7 @@ class FailureThrottle:
         self._counter = counter
         self._policy = policy
         self._turns: dict[str, _Turns] = {}
+        self._loads: dict[str, _AddressLoad] = {}
 
     def attempt(self, client_id: str, address: str | None) -> Attempt:
         """Refuses (TooManyAttempts) past a limit; otherwise the caller verifies, calling failed() on failure.

@@ -424,3 +424,111 @@ async def test_a_burst_never_verifies_more_than_the_limit_when_storage_reads_and
 def test_a_throttle_policy_needs_limits_and_a_window_of_at_least_one(limits: tuple[int, int, int]) -> None:
     with pytest.raises(ValueError, match="at least 1"):
         ThrottlePolicy(*limits)
+
+
+class SlowFailureCounter:
+    """Reads return the count as of their start and writes land later, as with a database."""
+
+    def __init__(self, rng: Any) -> None:
+        self.count: dict[str, int] = {}
+        self.rng = rng
+
+    async def recent_failures(self, keys: Sequence[str]) -> Sequence[float]:
+        snapshot = [float(self.count.get(key, 0)) for key in keys]
+        await asyncio.sleep(self.rng.random() * 0.002)
+        return snapshot
+
+    async def record_failure(self, keys: Sequence[str]) -> None:
+        await asyncio.sleep(self.rng.random() * 0.002)
+        for key in keys:
+            self.count[key] = self.count.get(key, 0) + 1
+
+
+async def test_a_burst_spread_over_many_client_ids_never_verifies_more_than_the_address_limit() -> None:
+    import random
+
+    rng = random.Random(3)
+    worst = 0
+    for _ in range(30):
+        throttle = FailureThrottle(SlowFailureCounter(rng), ThrottlePolicy(client_failures=10, address_failures=30))
+        verified = 0
+
+        async def guess(throttle: FailureThrottle, index: int) -> None:
+            nonlocal verified
+            await asyncio.sleep(rng.random() * 0.01)
+            with contextlib.suppress(TooManyAttempts):
+                async with throttle.attempt(f"victim-{index}", "10.6.6.6") as attempt:
+                    verified += 1
+                    await asyncio.sleep(rng.random() * 0.001)
+                    await attempt.failed()
+
+        await asyncio.wait_for(asyncio.gather(*(guess(throttle, index) for index in range(300))), 10)
+        worst = max(worst, verified)
+        assert ({}, {}) == (throttle._turns, throttle._loads)
+    assert 30 == worst
+
+
+async def test_many_concurrent_successes_from_one_address_all_pass_however_few_its_slots() -> None:
+    throttle = FailureThrottle(YieldingFailureCounter(60), ThrottlePolicy(address_failures=10))
+    inside = {"now": 0, "most": 0, "done": 0}
+
+    async def succeed(index: int) -> None:
+        async with throttle.attempt(f"svc-{index}", "10.0.0.1"):
+            inside["now"] += 1
+            inside["most"] = max(inside["most"], inside["now"])
+            await asyncio.sleep(0.001)
+            inside["now"] -= 1
+            inside["done"] += 1
+
+    await asyncio.wait_for(asyncio.gather(*(succeed(index) for index in range(64))), 5)
+    assert (10, 64) == (inside["most"], inside["done"])
+    assert {} == throttle._loads
+
+
+async def test_attempts_waiting_for_a_slot_are_refused_once_those_before_them_reach_the_limit() -> None:
+    throttle = FailureThrottle(YieldingFailureCounter(60), ThrottlePolicy(address_failures=5))
+
+    async def guess(index: int) -> str:
+        try:
+            async with throttle.attempt(f"victim-{index}", "10.6.6.6") as attempt:
+                await asyncio.sleep(0.001)
+                await attempt.failed()
+        except TooManyAttempts:
+            return "429"
+        return "401"
+
+    outcomes = await asyncio.wait_for(asyncio.gather(*(guess(index) for index in range(40))), 5)
+    assert {"401": 5, "429": 35} == {outcome: outcomes.count(outcome) for outcome in set(outcomes)}
+    assert {} == throttle._loads
+
+
+async def test_cancelling_attempts_that_wait_for_a_slot_leaves_no_one_waiting_forever() -> None:
+    import random
+
+    throttle = FailureThrottle(YieldingFailureCounter(60), ThrottlePolicy(address_failures=4))
+    inside = {"now": 0, "most": 0}
+
+    async def succeed(index: int) -> None:
+        async with throttle.attempt(f"svc-{index}", "10.0.0.1"):
+            inside["now"] += 1
+            inside["most"] = max(inside["most"], inside["now"])
+            try:
+                await asyncio.sleep(0.001)
+            finally:
+                inside["now"] -= 1
+
+    chooser = random.Random(11)
+    tasks = [asyncio.create_task(succeed(index)) for index in range(64)]
+    cancelled = set()
+    for _ in range(40):
+        await asyncio.sleep(0)
+        victim = chooser.randrange(len(tasks))
+        if not tasks[victim].done():
+            tasks[victim].cancel()
+            cancelled.add(victim)
+    outcomes = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 5)
+    finished = [index for index, outcome in enumerate(outcomes) if outcome is None]
+    assert cancelled
+    assert set(range(64)) - cancelled <= set(finished)
+    assert 4 == inside["most"]
+    assert ({}, {}) == (throttle._turns, throttle._loads)
