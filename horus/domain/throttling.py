@@ -89,7 +89,8 @@ class _AddressLoad:
     Attempts for many clientIds from one address take no turns among themselves, so without a cap a burst
     spread over many clientIds would all pass the address check before the first failure is counted. At
     most (limit - failures known) attempts of an address are verified at once; the others wait for a slot,
-    and are refused if the failures of those before them reach the limit. Successes free their slot at once.
+    first come first served, and are refused if the failures of those before them reach the limit. A slot
+    is held for one verification: microseconds for a generated secret, an argon2id computation at worst.
     """
 
     __slots__ = ("_waiters", "failures", "in_flight", "users")
@@ -100,11 +101,17 @@ class _AddressLoad:
         self.in_flight = 0
         self._waiters: collections.deque[asyncio.Future[None]] | None = None  # made by the first to wait
 
-    async def wait_for_slot(self) -> None:
+    def waiting(self) -> bool:
+        return bool(self._waiters)
+
+    async def wait_for_slot(self, again: bool = False) -> None:
         waiter = asyncio.get_running_loop().create_future()
         if self._waiters is None:
             self._waiters = collections.deque()
-        self._waiters.append(waiter)
+        if again:
+            self._waiters.appendleft(waiter)
+        else:
+            self._waiters.append(waiter)
         try:
             await waiter
         except BaseException:
@@ -140,13 +147,16 @@ class Attempt:
         self._slot = False
 
     async def failed(self) -> None:
-        # Counted in the turn only once stored: a turn that read the storage before the write then counts
-        # it as "since" (at worst twice, refusing), never as neither.
-        await self._throttle._counter.record_failure(_counter_keys(self._key, self._address))
-        if self._turns is not None:
-            self._turns.failures += 1
-        if self._load is not None:
-            self._load.failures += 1
+        # Counted here only once the write has ended: a turn that read the storage before the write then
+        # counts it as "since" (at worst twice, refusing), never as neither. Counted even when the write
+        # failed (storage down, a timeout): the guess was made, and a lost count must not free a slot.
+        try:
+            await self._throttle._counter.record_failure(_counter_keys(self._key, self._address))
+        finally:
+            if self._turns is not None:
+                self._turns.failures += 1
+            if self._load is not None:
+                self._load.failures += 1
 
     async def __aenter__(self) -> Attempt:
         throttle = self._throttle
@@ -157,7 +167,7 @@ class Attempt:
         self._turns = turns
         seen = turns.failures
         load = None
-        if self._address is not None:
+        if self._address:  # as _counter_keys has it: counts[1] is the address's
             load = throttle._loads.get(self._address)
             if load is None:
                 load = throttle._loads[self._address] = _AddressLoad()
@@ -181,7 +191,7 @@ class Attempt:
                 raise TooManyAttempts(policy.window_seconds)
             if load is not None:
                 stored_before = counts[1] - seen_at_address
-                if stored_before + load.failures + load.in_flight < policy.address_failures:
+                if not load.waiting() and stored_before + load.failures + load.in_flight < policy.address_failures:
                     load.in_flight += 1  # the usual case, a free slot: taken without a coroutine
                     self._slot = True
                 else:
@@ -196,11 +206,16 @@ class Attempt:
         limit = policy.address_failures
         woken = False
         try:
-            while stored_before + load.failures + load.in_flight >= limit:
-                if stored_before + load.failures >= limit:
+            while True:
+                known = stored_before + load.failures
+                if known >= limit:
                     raise TooManyAttempts(policy.window_seconds)
-                woken = False
-                await load.wait_for_slot()
+                # A free slot goes to those already waiting first: arrivals queue behind them. (An arrival in the
+                # loop turn between a wake-up and the woken waiter's run can still take it; that waiter then
+                # waits again at the front.)
+                if known + load.in_flight < limit and (woken or not load.waiting()):
+                    break
+                await load.wait_for_slot(again=woken)  # woken for nothing: back to the front
                 woken = True
         except TooManyAttempts:
             if woken:

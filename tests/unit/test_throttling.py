@@ -532,3 +532,45 @@ async def test_cancelling_attempts_that_wait_for_a_slot_leaves_no_one_waiting_fo
     assert set(range(64)) - cancelled <= set(finished)
     assert 4 == inside["most"]
     assert ({}, {}) == (throttle._turns, throttle._loads)
+
+
+async def test_a_guess_whose_failure_could_not_be_stored_still_counts_against_the_address() -> None:
+    from horus.domain.errors import StorageUnavailable
+
+    class FailingWrites:
+        async def recent_failures(self, keys: Sequence[str]) -> Sequence[float]:
+            return [0.0 for _ in keys]
+
+        async def record_failure(self, keys: Sequence[str]) -> None:
+            await asyncio.sleep(0.001)
+            raise StorageUnavailable("the database went away")
+
+    throttle = FailureThrottle(FailingWrites(), ThrottlePolicy(client_failures=10, address_failures=5))
+    verified = 0
+
+    async def guess(index: int) -> str:
+        nonlocal verified
+        try:
+            async with throttle.attempt(f"victim-{index}", "10.6.6.6") as attempt:
+                verified += 1
+                await asyncio.sleep(0.001)
+                await attempt.failed()
+        except TooManyAttempts:
+            return "429"
+        except StorageUnavailable:
+            return "503"
+        return "401"
+
+    outcomes = await asyncio.wait_for(asyncio.gather(*(guess(index) for index in range(40))), 5)
+    assert (5, {"503": 5, "429": 35}) == (
+        verified,
+        {outcome: outcomes.count(outcome) for outcome in set(outcomes)},
+    )
+    assert ({}, {}) == (throttle._turns, throttle._loads)
+
+
+async def test_an_empty_address_is_not_counted_and_takes_no_slot() -> None:
+    throttle = FailureThrottle(YieldingFailureCounter(60), ThrottlePolicy(address_failures=1))
+    for _ in range(3):
+        async with throttle.attempt("svc", ""):
+            assert {} == throttle._loads
