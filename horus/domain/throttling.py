@@ -191,7 +191,7 @@ class Attempt:
                 raise TooManyAttempts(policy.window_seconds)
             if load is not None:
                 stored_before = counts[1] - seen_at_address
-                if not load.waiting() and stored_before + load.failures + load.in_flight < policy.address_failures:
+                if not load._waiters and stored_before + load.failures + load.in_flight < policy.address_failures:
                     load.in_flight += 1  # the usual case, a free slot: taken without a coroutine
                     self._slot = True
                 else:
