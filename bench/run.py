@@ -270,10 +270,13 @@ async def seed(env: dict[str, str]) -> dict[str, object]:
         for index in range(MANY_CLIENTS):
             created = await admin.create(client_id=f"bench-many-{index:05d}")
             many.append((created.client.client_id, created.secret))
+        # The attack mix's victims: clients of their own, so that the rounds of c, whichever scenario ran
+        # before them, never meet a client an attacker just got throttled.
+        victims = [(await admin.create(client_id=f"bench-victim-{index:02d}")).client.client_id for index in range(10)]
         await resolved(container.key_ring())
     finally:
         await shutdown(container)
-    return {"one": (one.client.client_id, one.secret), "many": many}
+    return {"one": (one.client.client_id, one.secret), "many": many, "victims": victims}
 
 
 def legacy_body(client_id: str, secret: str) -> str:
@@ -288,12 +291,13 @@ def basic_line(client_id: str, secret: str, forwarded: str = "") -> str:
 def scenarios(seeded: dict[str, object]) -> list[Scenario]:
     one_id, one_secret = seeded["one"]  # type: ignore[misc]
     many: list[tuple[str, str]] = seeded["many"]  # type: ignore[assignment]
+    victims: list[str] = seeded["victims"]  # type: ignore[assignment]
     # Attackers present a well-formed secret (another client's) for a victim id, from their own addresses.
     attack: list[str] = []
     attack_std: list[str] = []
     for index in range(100):
         if index % 10 == 9:
-            victim, address = many[index][0], f"10.66.{index // 256}.{index % 256}"
+            victim, address = victims[index // 10], f"10.66.{index // 256}.{index % 256}"
             attack.append(legacy_body(victim, many[index + 1][1]) + f"\t\t{address}")
             attack_std.append(basic_line(victim, many[index + 1][1], address))
         else:
@@ -433,7 +437,7 @@ def main() -> None:
             "HORUS_SECRET_KEY": secrets.token_urlsafe(32),
             "HORUS_TRUSTED_PROXIES": "127.0.0.1",
         }
-        print(f"seeding {MANY_CLIENTS + 2} clients ...", file=sys.stderr)
+        print(f"seeding {MANY_CLIENTS + 12} clients ...", file=sys.stderr)
         seeded = asyncio.run(seed(env))
         selected = [s for s in scenarios(seeded) if not args.scenarios or s.name in args.scenarios.split(",")]
 
