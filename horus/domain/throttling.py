@@ -244,7 +244,8 @@ class Attempt:
             if self._slot:
                 self._slot = False
                 load.in_flight -= 1
-                load.wake_one()
+                if load._waiters:
+                    load.wake_one()
             load.users -= 1
             if not load.users:
                 del self._throttle._loads[self._address]  # type: ignore[arg-type]
