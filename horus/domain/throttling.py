@@ -40,6 +40,34 @@ def _counter_keys(client: str, address: str | None) -> list[str]:
     return [client, "address:" + address] if address else [client]
 
 
+class _WakeQueue(collections.deque["asyncio.Future[None]"]):
+    """Waiters woken one at a time, in order; one woken and then cancelled passes its wake-up on."""
+
+    __slots__ = ()
+
+    async def wait(self, front: bool = False) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        if front:
+            self.appendleft(waiter)
+        else:
+            self.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.wake_one()
+            elif waiter in self:  # a wake-up may have dropped it already
+                self.remove(waiter)
+            raise
+
+    def wake_one(self) -> None:
+        while self:
+            waiter = self.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+
 class _Turns:
     """Per clientId, in this process: who is authenticating, whose turn it is, and how many have failed so far.
 
@@ -54,33 +82,17 @@ class _Turns:
         self.users = 0
         self.failures = 0
         self.held = False
-        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._waiters = _WakeQueue()
 
     async def take(self) -> None:
         while self.held:
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            except BaseException:
-                if waiter.done() and not waiter.cancelled():
-                    self._wake_one()  # woken, then cancelled: pass the wake-up on
-                elif waiter in self._waiters:  # a wake-up may have dropped it already
-                    self._waiters.remove(waiter)
-                raise
+            await self._waiters.wait()
         self.held = True
 
     def give_back(self) -> None:
         self.held = False
         if self._waiters:
-            self._wake_one()
-
-    def _wake_one(self) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
+            self._waiters.wake_one()
 
 
 class _AddressLoad:
@@ -99,34 +111,19 @@ class _AddressLoad:
         self.users = 0
         self.failures = 0
         self.in_flight = 0
-        self._waiters: collections.deque[asyncio.Future[None]] | None = None  # made by the first to wait
+        self._waiters: _WakeQueue | None = None  # made by the first to wait: most loads never see one
 
     def waiting(self) -> bool:
         return bool(self._waiters)
 
     async def wait_for_slot(self, again: bool = False) -> None:
-        waiter = asyncio.get_running_loop().create_future()
         if self._waiters is None:
-            self._waiters = collections.deque()
-        if again:
-            self._waiters.appendleft(waiter)
-        else:
-            self._waiters.append(waiter)
-        try:
-            await waiter
-        except BaseException:
-            if waiter.done() and not waiter.cancelled():
-                self.wake_one()  # woken, then cancelled: pass the wake-up on
-            elif waiter in self._waiters:
-                self._waiters.remove(waiter)
-            raise
+            self._waiters = _WakeQueue()
+        await self._waiters.wait(front=again)
 
     def wake_one(self) -> None:
-        while self._waiters:  # None or empty: no one waits
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
+        if self._waiters:
+            self._waiters.wake_one()
 
 
 class Attempt:
@@ -244,7 +241,7 @@ class Attempt:
             if self._slot:
                 self._slot = False
                 load.in_flight -= 1
-                if load._waiters:
+                if load._waiters:  # no method call per request when no one waits
                     load.wake_one()
             load.users -= 1
             if not load.users:
