@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+import random
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -380,56 +381,10 @@ async def test_cancellations_at_any_point_leave_no_one_waiting_forever(monkeypat
     assert {} == throttle._turns
 
 
-async def test_a_burst_never_verifies_more_than_the_limit_when_storage_reads_and_writes_take_time() -> None:
-    """Reads return the count as of their start and writes land later, as with a database: a turn that read
-    before another turn's failure was stored must still count that failure."""
-    import random
-
-    class SlowCounter:
-        def __init__(self, rng: random.Random) -> None:
-            self.count: dict[str, int] = {}
-            self.rng = rng
-
-        async def recent_failures(self, keys: Sequence[str]) -> Sequence[float]:
-            snapshot = [float(self.count.get(key, 0)) for key in keys]
-            await asyncio.sleep(self.rng.random() * 0.002)
-            return snapshot
-
-        async def record_failure(self, keys: Sequence[str]) -> None:
-            await asyncio.sleep(self.rng.random() * 0.002)
-            for key in keys:
-                self.count[key] = self.count.get(key, 0) + 1
-
-    rng = random.Random(1)
-    worst = 0
-    for _ in range(40):
-        throttle = FailureThrottle(SlowCounter(rng), ThrottlePolicy(client_failures=10, address_failures=10**9))
-        verified = 0
-
-        async def guess(throttle: FailureThrottle) -> None:
-            nonlocal verified
-            await asyncio.sleep(rng.random() * 0.01)
-            with contextlib.suppress(TooManyAttempts):
-                async with throttle.attempt("victim", None) as attempt:
-                    verified += 1
-                    await asyncio.sleep(rng.random() * 0.001)
-                    await attempt.failed()
-
-        await asyncio.gather(*(guess(throttle) for _ in range(200)))
-        worst = max(worst, verified)
-    assert 10 == worst
-
-
-@pytest.mark.parametrize("limits", [(0, 100, 60), (10, 0, 60), (10, 100, 0)])
-def test_a_throttle_policy_needs_limits_and_a_window_of_at_least_one(limits: tuple[int, int, int]) -> None:
-    with pytest.raises(ValueError, match="at least 1"):
-        ThrottlePolicy(*limits)
-
-
 class SlowFailureCounter:
     """Reads return the count as of their start and writes land later, as with a database."""
 
-    def __init__(self, rng: Any) -> None:
+    def __init__(self, rng: random.Random) -> None:
         self.count: dict[str, int] = {}
         self.rng = rng
 
@@ -444,28 +399,46 @@ class SlowFailureCounter:
             self.count[key] = self.count.get(key, 0) + 1
 
 
-async def test_a_burst_spread_over_many_client_ids_never_verifies_more_than_the_address_limit() -> None:
-    import random
-
-    rng = random.Random(3)
+async def most_verified_in_bursts(
+    seed: int, policy: ThrottlePolicy, bursts: int, size: int, client_id: Callable[[int], str], address: str | None
+) -> int:
+    """The most wrong guesses verified in any of `bursts` concurrent bursts of `size`, at random moments."""
+    rng = random.Random(seed)
     worst = 0
-    for _ in range(30):
-        throttle = FailureThrottle(SlowFailureCounter(rng), ThrottlePolicy(client_failures=10, address_failures=30))
+    for _ in range(bursts):
+        throttle = FailureThrottle(SlowFailureCounter(rng), policy)
         verified = 0
 
         async def guess(throttle: FailureThrottle, index: int) -> None:
             nonlocal verified
             await asyncio.sleep(rng.random() * 0.01)
             with contextlib.suppress(TooManyAttempts):
-                async with throttle.attempt(f"victim-{index}", "10.6.6.6") as attempt:
+                async with throttle.attempt(client_id(index), address) as attempt:
                     verified += 1
                     await asyncio.sleep(rng.random() * 0.001)
                     await attempt.failed()
 
-        await asyncio.wait_for(asyncio.gather(*(guess(throttle, index) for index in range(300))), 10)
+        await asyncio.wait_for(asyncio.gather(*(guess(throttle, index) for index in range(size))), 10)
         worst = max(worst, verified)
         assert ({}, {}) == (throttle._turns, throttle._loads)
-    assert 30 == worst
+    return worst
+
+
+async def test_a_burst_never_verifies_more_than_the_limit_when_storage_reads_and_writes_take_time() -> None:
+    """A turn that read before another turn's failure was stored must still count that failure."""
+    policy = ThrottlePolicy(client_failures=10, address_failures=10**9)
+    assert 10 == await most_verified_in_bursts(1, policy, 40, 200, lambda _: "victim", None)
+
+
+@pytest.mark.parametrize("limits", [(0, 100, 60), (10, 0, 60), (10, 100, 0)])
+def test_a_throttle_policy_needs_limits_and_a_window_of_at_least_one(limits: tuple[int, int, int]) -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        ThrottlePolicy(*limits)
+
+
+async def test_a_burst_spread_over_many_client_ids_never_verifies_more_than_the_address_limit() -> None:
+    policy = ThrottlePolicy(client_failures=10, address_failures=30)
+    assert 30 == await most_verified_in_bursts(3, policy, 30, 300, lambda index: f"victim-{index}", "10.6.6.6")
 
 
 async def test_many_concurrent_successes_from_one_address_all_pass_however_few_its_slots() -> None:
