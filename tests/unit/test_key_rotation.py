@@ -25,13 +25,17 @@ def claims(clock: FixedClock) -> AccessTokenClaims:
     return AccessTokenClaims("iss", "svc", "svc", "aud", iat, iat + int(TTL.total_seconds()), f"j{iat}", ())
 
 
+def stored_keys(clock: FixedClock, storage: MemoryStorage | None = None) -> StoredKeys:
+    return StoredKeys(storage if storage is not None else MemoryStorage(), KeyEncryption(b"e" * 32), clock)
+
+
 def kids(jwks: object) -> list[str]:
     return [key["kid"] for key in jwks["keys"]]  # type: ignore[index]
 
 
 async def test_a_rotation_publishes_first_then_signs_then_retires() -> None:
     clock = FixedClock()
-    keys = StoredKeys(MemoryStorage(), KeyEncryption(b"e" * 32), clock)
+    keys = stored_keys(clock)
     ring = await keys.load()
     old_kid = ring.active_kid
 
@@ -56,7 +60,7 @@ async def test_a_rotation_publishes_first_then_signs_then_retires() -> None:
 
 async def test_every_token_signed_during_a_rotation_verifies_with_a_jwks_cached_at_any_time() -> None:
     clock = FixedClock()
-    keys = StoredKeys(MemoryStorage(), KeyEncryption(b"e" * 32), clock)
+    keys = stored_keys(clock)
     ring = await keys.load()
     _, schedule = await keys.rotate(LEAD, TTL)
     snapshots = []
@@ -77,7 +81,7 @@ async def test_every_token_signed_during_a_rotation_verifies_with_a_jwks_cached_
 
 async def test_revoking_the_signing_key_takes_it_out_at_once_and_a_new_key_signs_from_now() -> None:
     clock = FixedClock()
-    keys = StoredKeys(MemoryStorage(), KeyEncryption(b"e" * 32), clock)
+    keys = stored_keys(clock)
     ring = await keys.load()
     old_kid = ring.active_kid
     old_token = ring.sign(claims(clock))
@@ -93,7 +97,7 @@ async def test_revoking_the_signing_key_takes_it_out_at_once_and_a_new_key_signs
 
 async def test_revoking_the_pending_key_of_a_rotation_puts_a_new_one_on_its_schedule() -> None:
     clock = FixedClock()
-    keys = StoredKeys(MemoryStorage(), KeyEncryption(b"e" * 32), clock)
+    keys = stored_keys(clock)
     ring = await keys.load()
     old_kid = ring.active_kid
     pending, schedule = await keys.rotate(LEAD, TTL)
@@ -113,7 +117,7 @@ async def test_revoking_the_pending_key_of_a_rotation_puts_a_new_one_on_its_sche
 
 async def test_revoking_a_key_that_neither_signs_nor_takes_over_needs_no_new_key() -> None:
     clock = FixedClock()
-    keys = StoredKeys(MemoryStorage(), KeyEncryption(b"e" * 32), clock)
+    keys = stored_keys(clock)
     ring = await keys.load()
     old_kid = ring.active_kid
     new, schedule = await keys.rotate(LEAD, TTL)
@@ -127,19 +131,19 @@ async def test_revoking_a_key_that_neither_signs_nor_takes_over_needs_no_new_key
 
 async def test_an_instance_whose_clock_lags_drops_the_revoked_key_too() -> None:
     clock, storage = FixedClock(), MemoryStorage()
-    keys = StoredKeys(storage, KeyEncryption(b"e" * 32), clock)
+    keys = stored_keys(clock, storage)
     old_kid = (await keys.load()).active_kid
     revocation = await keys.revoke(old_kid, TTL)
     assert revocation.replacement is not None
 
-    lagging = StoredKeys(storage, KeyEncryption(b"e" * 32), FixedClock(clock.current - CLOCK_SKEW))
+    lagging = stored_keys(FixedClock(clock.current - CLOCK_SKEW), storage)
     ring = await lagging.load()
     assert ([revocation.replacement.kid], revocation.replacement.kid) == (kids(ring.jwks()), ring.active_kid)
 
 
 async def test_revoking_during_a_rotation_stops_the_old_key_while_the_pending_one_keeps_its_time() -> None:
     clock = FixedClock()
-    keys = StoredKeys(MemoryStorage(), KeyEncryption(b"e" * 32), clock)
+    keys = stored_keys(clock)
     ring = await keys.load()
     old_kid = ring.active_kid
     pending, schedule = await keys.rotate(LEAD, TTL)
@@ -160,7 +164,7 @@ async def test_revoking_during_a_rotation_stops_the_old_key_while_the_pending_on
 
 async def test_revoking_twice_changes_nothing_the_second_time() -> None:
     clock = FixedClock()
-    keys = StoredKeys(MemoryStorage(), KeyEncryption(b"e" * 32), clock)
+    keys = stored_keys(clock)
     old_kid = (await keys.load()).active_kid
     first = await keys.revoke(old_kid, TTL)
     stored = await keys.list_keys()
@@ -173,7 +177,7 @@ async def test_revoking_twice_changes_nothing_the_second_time() -> None:
 
 
 async def test_revoking_an_unknown_kid_is_an_error_that_names_it() -> None:
-    keys = StoredKeys(MemoryStorage(), KeyEncryption(b"e" * 32), FixedClock())
+    keys = stored_keys(FixedClock())
     await keys.load()
     with pytest.raises(SigningKeyError, match="no signing key 'nope'"):
         await keys.revoke("nope", TTL)
