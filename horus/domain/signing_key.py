@@ -52,9 +52,14 @@ class RotationSchedule:
     """When older keys leave the JWKS: once every token they signed has expired."""
 
 
+def retirement_after(successor_activates_at: datetime, token_lifetime: timedelta) -> datetime:
+    """When keys a successor takes over from may leave the JWKS: once every token they signed has expired."""
+    return successor_activates_at + token_lifetime + CLOCK_SKEW
+
+
 def rotation_schedule(now: datetime, lead: timedelta, token_lifetime: timedelta) -> RotationSchedule:
     activates_at = now + lead
-    return RotationSchedule(activates_at, activates_at + token_lifetime + CLOCK_SKEW)
+    return RotationSchedule(activates_at, retirement_after(activates_at, token_lifetime))
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,5 +97,5 @@ def revocation_plan(
         return RevocationPlan(retire_at, starts)
     if current is not None and current.kid == kid:
         successor = pending_keys(others, now)[0]  # exists: the newest key is pending
-        return RevocationPlan(retire_at, takes_over_now, successor.activates_at + token_lifetime + CLOCK_SKEW)
+        return RevocationPlan(retire_at, takes_over_now, retirement_after(successor.activates_at, token_lifetime))
     return RevocationPlan(retire_at, None)

@@ -102,7 +102,7 @@ def key_file_ring(path: Path) -> KeyRing:
 class KeyRevocation:
     key: StoredSigningKey
     replacement: StoredSigningKey | None
-    """The key that signs instead, when the revoked one was signing."""
+    """The new key that takes the revoked one's place: signing now, or on its rotation schedule."""
     already_out: bool
     """The key had already left the JWKS; nothing changed."""
 
