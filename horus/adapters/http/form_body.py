@@ -38,7 +38,8 @@ def parse_form(body: bytes) -> dict[str, str]:
             )
     except (UnicodeDecodeError, ValueError):
         raise InvalidRequest("the body is not valid UTF-8 form data", ErrorCode.BODY_NOT_JSON) from None
-    # Nothing to unquote: what parse_qsl would return, without its per-field work.
+    # Nothing to unquote: what parse_qsl would return, without its per-field work. _without_blanks' loop,
+    # written out on the fields directly: building the pairs first cost the token path 0.1-0.7 us more.
     form: dict[str, str] = {}
     blank = False
     for field in text.split("&"):
