@@ -39,12 +39,13 @@ from horus.adapters.storage.memory import MemoryStorage
 from horus.adapters.storage.postgresql import PostgreSQLStorage
 from horus.adapters.storage.sqlite import SQLiteStorage
 from horus.adapters.system import SystemClock, SystemRandomness
-from horus.adapters.throttling.memory import MemoryFailureCounter
+from horus.adapters.throttling.memory import MemoryAdmission
+from horus.adapters.throttling.stored import StoredAdmission
 from horus.domain.administration import ClientAdministration
 from horus.domain.authentication import ClientAuthenticator
 from horus.domain.grant import ClientCredentialsGrant
 from horus.domain.introspection import TokenIntrospection
-from horus.domain.throttling import FailureThrottle, ThrottlePolicy
+from horus.domain.throttling import ThrottlePolicy
 from horus.domain.token import TokenPolicy
 from horus.ports.clock import Clock
 from horus.settings import Settings, settings_from_env
@@ -116,10 +117,8 @@ class Container(containers.DeclarativeContainer):
     storage = providers.Selector(
         config.storage.scheme,
         memory=providers.Singleton(MemoryStorage),
-        sqlite=providers.Singleton(SQLiteStorage, config.storage.path, config.throttle.window),
-        postgresql=providers.Singleton(
-            PostgreSQLStorage, config.storage.url, config.storage.pool_size, config.throttle.window
-        ),
+        sqlite=providers.Singleton(SQLiteStorage, config.storage.path),
+        postgresql=providers.Singleton(PostgreSQLStorage, config.storage.url, config.storage.pool_size),
     )
     open_storage = providers.Resource(opened_storage, storage)
 
@@ -134,17 +133,20 @@ class Container(containers.DeclarativeContainer):
 
     token_policy = providers.Singleton(TokenPolicy, config.issuer, config.audience, config.token_ttl)
     throttle_policy = providers.Singleton(
-        ThrottlePolicy, config.throttle.client_failures, config.throttle.address_failures, config.throttle.window
+        ThrottlePolicy,
+        config.throttle.client_failures,
+        config.throttle.client_global_failures,
+        config.throttle.address_failures,
+        config.throttle.window,
     )
     # One process counts in memory; processes sharing a database count in it, so the budget does not grow with them.
-    failure_counter = providers.Selector(
+    admission = providers.Selector(
         config.throttle.counter,
-        memory=providers.Singleton(MemoryFailureCounter, config.throttle.window),
-        storage=open_storage,
+        memory=providers.Singleton(MemoryAdmission, config.throttle.window),
+        storage=providers.Singleton(StoredAdmission, open_storage, config.throttle.window),
     )
-    throttle = providers.Singleton(FailureThrottle, failure_counter, throttle_policy)
     cached_clients = providers.Singleton(CachedClientRepository, open_storage, open_storage, config.client_cache_ttl)
-    authenticator = providers.Singleton(ClientAuthenticator, cached_clients, secret_hasher, throttle)
+    authenticator = providers.Singleton(ClientAuthenticator, cached_clients, secret_hasher, admission, throttle_policy)
     token_signer = providers.Singleton(lambda ring: BatchedSigner(ring.sign), key_ring)
     grant = providers.Singleton(ClientCredentialsGrant, authenticator, token_signer, clock, randomness, token_policy)
     verifier = providers.Singleton(JwtVerifier, key_ring, config.issuer, config.audience, clock)
@@ -168,6 +170,7 @@ def build_container(settings: Settings) -> Container:
             "client_cache_ttl": settings.client_cache_ttl,
             "throttle": {
                 "client_failures": settings.throttle_client_failures,
+                "client_global_failures": settings.throttle_client_global_failures,
                 "address_failures": settings.throttle_address_failures,
                 "window": settings.throttle_window,
                 "counter": "storage" if settings.storage.scheme == "postgresql" or settings.workers > 1 else "memory",
@@ -209,7 +212,7 @@ def create_app(container: Container | None = None, serving: bool = False) -> Hor
                 issuer=container.settings().issuer,
                 trusted_proxies=TrustedProxies(parse_networks(container.settings().trusted_proxies)),
                 storage_ping=storage.ping,
-                metrics=asgi.request_metrics,
+                metrics=asgi.metrics,
             )
             app.state[SERVICES_STATE_KEY] = services
             if serving:

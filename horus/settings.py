@@ -46,6 +46,7 @@ class Settings:
     secret_key_file: Path | None = None
     log_level: str = "INFO"
     throttle_client_failures: int = 10
+    throttle_client_global_failures: int = 100
     throttle_address_failures: int = 100
     throttle_window: int = 60
     trusted_proxies: str = ""
@@ -147,6 +148,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         raise ConfigurationError(f"HORUS_TRUSTED_PROXIES: {error}") from None
     return Settings(
         throttle_client_failures=_integer(env, "HORUS_THROTTLE_CLIENT_FAILURES", 10, 1, 1_000_000),
+        throttle_client_global_failures=_integer(env, "HORUS_THROTTLE_CLIENT_GLOBAL_FAILURES", 100, 1, 1_000_000),
         throttle_address_failures=_integer(env, "HORUS_THROTTLE_ADDRESS_FAILURES", 100, 1, 1_000_000),
         throttle_window=_integer(env, "HORUS_THROTTLE_WINDOW", 60, 1, 86400),
         trusted_proxies=trusted_proxies,

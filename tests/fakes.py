@@ -1,13 +1,18 @@
-"""Fixed clock and randomness for tests: the ports' fakes."""
+"""Fakes of the ports and of what adapters need from each other, shared by the tests."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import argon2
 
+from horus.domain.errors import StorageUnavailable
+from horus.domain.token import AccessTokenClaims
 from horus.ports.clock import Clock
 from horus.ports.randomness import Randomness
 
@@ -45,3 +50,74 @@ class CountingRandomness(Randomness):
 def cheap_argon2() -> argon2.PasswordHasher:
     """argon2id with tiny parameters: the same code path, milliseconds instead of 100 ms."""
     return argon2.PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+
+
+class Ticker:
+    """A monotonic or wall clock, as a callable returning seconds, that tests move by hand."""
+
+    def __init__(self, now: float = 1000.0 * 60) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class SharedCountersInMemory:
+    """The SQL storages' throttling counts (SharedCounters), in memory, each call taking a loop turn or more as a
+    round trip to a database would, so concurrent attempts interleave."""
+
+    def __init__(self, latency: Callable[[], float] = lambda: 0.0) -> None:
+        self.counts: dict[tuple[str, int], list[int]] = {}
+        self._latency = latency
+        self.fail_writes = False
+
+    async def reserve_attempt(self, keys: Sequence[str], window: int) -> Sequence[tuple[int, int, int]]:
+        await asyncio.sleep(self._latency())
+        result = []
+        for key in keys:
+            counts = self.counts.setdefault((key, window), [0, 0])
+            counts[1] += 1
+            result.append((counts[0], counts[1], self.counts.get((key, window - 1), [0, 0])[0]))
+        return result
+
+    async def attempt_counts(self, keys: Sequence[str], window: int) -> Sequence[tuple[int, int, int]]:
+        await asyncio.sleep(self._latency())
+        return [
+            (*self.counts.get((key, window), [0, 0]), self.counts.get((key, window - 1), [0, 0])[0])  # type: ignore[misc]
+            for key in keys
+        ]
+
+    async def end_attempt(self, keys: Sequence[str], window: int, failed: bool) -> None:
+        await asyncio.sleep(self._latency())
+        if self.fail_writes:
+            raise StorageUnavailable()
+        for key in keys:
+            counts = self.counts[(key, window)]
+            counts[1] -= 1
+            counts[0] += 1 if failed else 0
+
+
+@dataclass
+class RecordingHasher:
+    """Hashes as 'plain$' + secret; records every verification, dummy ones included."""
+
+    verified: list[tuple[str, str | None]] = field(default_factory=list)
+
+    def hash_generated(self, secret: str) -> str:
+        return "plain$" + secret
+
+    def hash_imported(self, secret: str) -> str:
+        return "plain$" + secret
+
+    async def verify(self, client_id: str, secret: str, stored_hash: str | None) -> bool:
+        self.verified.append((client_id, stored_hash))
+        return stored_hash == "plain$" + secret
+
+
+@dataclass
+class RecordingSigner:
+    signed: list[AccessTokenClaims] = field(default_factory=list)
+
+    async def sign(self, claims: AccessTokenClaims) -> str:
+        self.signed.append(claims)
+        return f"token-{len(self.signed)}"

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from horus.domain.client_secret import has_generated_prefix
 from horus.domain.errors import InvalidClientData
 
 MAX_NAME_LENGTH = 200
@@ -33,12 +34,16 @@ class Client:
 
 
 def is_registrable_client_id(client_id: str) -> bool:
-    return _CLIENT_ID.fullmatch(client_id) is not None
+    """Anything shaped like a generated secret is never a client id: a caller who swaps id and secret must not
+    get the secret logged or stored as an id."""
+    return _CLIENT_ID.fullmatch(client_id) is not None and not has_generated_prefix(client_id)
 
 
 def validate_client_id(client_id: str) -> str:
-    if not is_registrable_client_id(client_id):
+    if _CLIENT_ID.fullmatch(client_id) is None:
         raise InvalidClientData("clientId must be 1 to 256 characters of letters, digits, '.', '_', '~' or '-'")
+    if has_generated_prefix(client_id):
+        raise InvalidClientData("clientId must not start with horus_sk_, the prefix of generated secrets")
     return client_id
 
 

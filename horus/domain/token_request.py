@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from horus.domain.errors import ErrorCode, InvalidRequest, UnsupportedGrantType
+from horus.domain.errors import FieldProblem, InvalidRequest, UnsupportedGrantType
 
 MAX_CLIENT_ID_LENGTH = 256
 MAX_CLIENT_SECRET_LENGTH = 1024
@@ -16,11 +16,11 @@ def required_text(field: str, value: object, max_length: int) -> str:
     if type(value) is str and 0 < len(value) <= max_length:  # the usual case, in one test
         return value
     if value is None or value == "":
-        raise InvalidRequest(f"{field} is required", ErrorCode.FIELD_REQUIRED, field)
+        raise InvalidRequest(field, FieldProblem.MISSING, f"{field} is required")
     if not isinstance(value, str):
-        raise InvalidRequest(f"{field} must be a string", ErrorCode.FIELD_NOT_STRING, field)
+        raise InvalidRequest(field, FieldProblem.NOT_TEXT, f"{field} must be a string")
     if len(value) > max_length:
-        raise InvalidRequest(f"{field} must be at most {max_length} characters", ErrorCode.FIELD_TOO_LONG, field)
+        raise InvalidRequest(field, FieldProblem.TOO_LONG, f"{field} must be at most {max_length} characters")
     return value
 
 
@@ -35,3 +35,8 @@ def requested_scopes(field: str, value: object) -> tuple[str, ...] | None:
         return None
     text = required_text(field, value, MAX_SCOPE_LENGTH)
     return tuple(sorted({token for token in text.split(" ") if token})) or None
+
+
+def repeated(field: str) -> InvalidRequest:
+    """RFC 6749 section 3.2: a parameter must not be included more than once."""
+    return InvalidRequest(field, FieldProblem.REPEATED, f"{field} is repeated")

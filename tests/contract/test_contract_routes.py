@@ -7,8 +7,8 @@ from typing import Any
 
 import yaml
 
+from horus.adapters.http.error_table import ERROR_TABLE, INVALID_CLIENT, METHOD_NOT_ALLOWED, NOT_FOUND
 from horus.app import create_app
-from horus.domain.errors import ErrorCode
 from tests.conftest import make_container
 
 CONTRACT = Path(__file__).resolve().parents[2] / "openapi" / "horus.yaml"
@@ -76,8 +76,9 @@ def test_every_code_in_the_contract_is_in_the_code_table_under_its_own_http_stat
         if method in HTTP_METHODS
         for status, response in operation["responses"].items()
     ]
-    responses += [(ErrorCode.NOT_FOUND.http_status, document["components"]["responses"]["NotFound"])]
+    responses += [(NOT_FOUND.status, document["components"]["responses"]["NotFound"])]
     named = {(status, code) for status, response in responses for code in envelope_codes(document, response)}
-    expected = {(ErrorCode(code).http_status, code) for _, code in named}
+    statuses = {row.code: row.status for row in ERROR_TABLE}
+    expected = {(statuses[code], code) for _, code in named}
     assert expected == named
-    assert {ErrorCode.METHOD_NOT_ALLOWED, ErrorCode.NOT_FOUND, ErrorCode.INVALID_CLIENT} <= {code for _, code in named}
+    assert {METHOD_NOT_ALLOWED.code, NOT_FOUND.code, INVALID_CLIENT.code} <= {code for _, code in named}

@@ -70,7 +70,12 @@ def test_sigkill_during_client_writes_leaves_a_consistent_database(tmp_path: Pat
 
 
 def test_sigterm_lets_in_flight_requests_finish_then_exits_zero(tmp_path: Path) -> None:
-    env = horus_env(tmp_path, HORUS_THROTTLE_CLIENT_FAILURES="1000", HORUS_THROTTLE_ADDRESS_FAILURES="1000")
+    env = horus_env(
+        tmp_path,
+        HORUS_THROTTLE_CLIENT_FAILURES="1000",
+        HORUS_THROTTLE_CLIENT_GLOBAL_FAILURES="1000",
+        HORUS_THROTTLE_ADDRESS_FAILURES="1000",
+    )
     client_id, _ = create_client(env, tmp_path, "--client-id", "legacy")
     with running_server(env, tmp_path) as server:
         statuses: list[int | str] = []

@@ -21,6 +21,7 @@ def test_failure_cases_have_the_same_response_time(tmp_path: Path) -> None:
     env = horus_env(
         tmp_path,
         HORUS_THROTTLE_CLIENT_FAILURES="1000000",
+        HORUS_THROTTLE_CLIENT_GLOBAL_FAILURES="1000000",
         HORUS_THROTTLE_ADDRESS_FAILURES="1000000",
         HORUS_LOG_LEVEL="WARNING",
     )

@@ -6,8 +6,7 @@ from horus.adapters.storage.memory import MemoryStorage
 from horus.domain.administration import ClientAdministration
 from horus.domain.client_secret import is_well_formed_generated_secret
 from horus.domain.errors import ClientAlreadyExists, ClientNotFound, InvalidClientData
-from tests.fakes import T0, CountingRandomness, FixedClock
-from tests.unit.test_grant import RecordingHasher
+from tests.fakes import T0, CountingRandomness, FixedClock, RecordingHasher
 
 
 @pytest.fixture

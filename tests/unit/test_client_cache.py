@@ -173,32 +173,40 @@ async def test_unknown_ids_are_cached_too_but_the_cache_stays_bounded() -> None:
 async def test_a_refusal_takes_a_fresh_look_so_a_just_rotated_secret_works_at_once() -> None:
     import pytest
 
-    from horus.adapters.throttling.memory import MemoryFailureCounter
+    from horus.adapters.throttling.memory import MemoryAdmission
     from horus.domain.authentication import ClientAuthenticator
     from horus.domain.errors import InvalidClient
-    from horus.domain.throttling import FailureThrottle, ThrottlePolicy
-    from tests.unit.test_grant import RecordingHasher
+    from horus.domain.throttling import ThrottlePolicy
+    from tests.fakes import RecordingHasher
 
     storage = CountingStorage()
     cache = CachedClientRepository(storage, storage, ttl_seconds=60)
-    authenticator = ClientAuthenticator(
-        cache, RecordingHasher(), FailureThrottle(MemoryFailureCounter(60), ThrottlePolicy())
-    )
+    authenticator = ClientAuthenticator(cache, RecordingHasher(), MemoryAdmission(60), ThrottlePolicy())
     await storage.add(Client("svc", "", (), True, "plain$old", T0, T0))
     await storage.add(Client("off", "", (), False, "plain$s", T0, T0))
     await authenticator.authenticate("svc", "old")
     await storage.update(Client("svc", "", (), True, "plain$new", T0, T0))  # rotated elsewhere (the CLI)
     assert "svc" == (await authenticator.authenticate("svc", "new")).client_id
 
-    # Unknown, wrong and disabled each cost the same reads: the cached one, then one fresh look.
+    # Unknown, wrong and disabled each cost one storage read, cached or not: a cached one takes a fresh look; an
+    # uncached one reads the storage once, and that read is the fresh look.
+    await storage.add(Client("cold-off", "", (), False, "plain$s", T0, T0))
     reads = {}
-    for client_id, secret in (("nobody", "x"), ("svc", "wrong"), ("off", "s")):
-        await cache.get(client_id)  # warm
+    for client_id, secret, warm in (
+        ("nobody", "x", True),
+        ("svc", "wrong", True),
+        ("off", "s", True),
+        ("never-seen", "x", False),
+        ("cold-off", "s", False),
+    ):
+        if warm:
+            await cache.get(client_id)
+            await cache.get(client_id)  # used since it was read
         before = len(storage.reads)
         with pytest.raises(InvalidClient):
             await authenticator.authenticate(client_id, secret)
         reads[client_id] = len(storage.reads) - before
-    assert {"nobody": 1, "svc": 1, "off": 1} == reads
+    assert {"nobody": 1, "svc": 1, "off": 1, "never-seen": 1, "cold-off": 1} == reads
 
 
 async def test_a_revision_read_cancelled_midway_is_done_again_by_the_next_request() -> None:

@@ -2,47 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 
 from horus.adapters.storage.memory import MemoryStorage
-from horus.adapters.throttling.memory import MemoryFailureCounter
+from horus.adapters.throttling.memory import MemoryAdmission
 from horus.domain.administration import ClientAdministration
 from horus.domain.authentication import ClientAuthenticator
 from horus.domain.errors import InvalidClient, InvalidScope
 from horus.domain.grant import ClientCredentialsGrant, granted_scopes
-from horus.domain.throttling import FailureThrottle, ThrottlePolicy
+from horus.domain.throttling import ThrottlePolicy
 from horus.domain.token import AccessTokenClaims, TokenPolicy
-from tests.fakes import T0, CountingRandomness, FixedClock
+from tests.fakes import T0, CountingRandomness, FixedClock, RecordingHasher, RecordingSigner
 
 POLICY = TokenPolicy(issuer="https://horus.test", audience="https://api.test", lifetime_seconds=600)
-
-
-@dataclass
-class RecordingHasher:
-    """Hashes as 'plain$' + secret; records every verification, dummy ones included."""
-
-    verified: list[tuple[str, str | None]] = field(default_factory=list)
-
-    def hash_generated(self, secret: str) -> str:
-        return "plain$" + secret
-
-    def hash_imported(self, secret: str) -> str:
-        return "plain$" + secret
-
-    async def verify(self, client_id: str, secret: str, stored_hash: str | None) -> bool:
-        self.verified.append((client_id, stored_hash))
-        return stored_hash == "plain$" + secret
-
-
-@dataclass
-class RecordingSigner:
-    signed: list[AccessTokenClaims] = field(default_factory=list)
-
-    async def sign(self, claims: AccessTokenClaims) -> str:
-        self.signed.append(claims)
-        return f"token-{len(self.signed)}"
 
 
 @dataclass
@@ -65,8 +39,8 @@ def world() -> World:
         CountingRandomness(),
     )
     admin = ClientAdministration(storage, hasher, clock, randomness)
-    throttle = FailureThrottle(MemoryFailureCounter(60), ThrottlePolicy())
-    grant = ClientCredentialsGrant(ClientAuthenticator(storage, hasher, throttle), signer, clock, randomness, POLICY)
+    authenticator = ClientAuthenticator(storage, hasher, MemoryAdmission(60), ThrottlePolicy())
+    grant = ClientCredentialsGrant(authenticator, signer, clock, randomness, POLICY)
     return World(storage, hasher, signer, clock, admin, grant)
 
 
@@ -140,7 +114,7 @@ async def test_unknown_wrong_and_disabled_fail_with_one_message(world: World) ->
         with pytest.raises(InvalidClient) as raised:
             await world.grant.issue(client_id, secret)
         messages.add(raised.value.message)
-    assert {"clientId or clientSecret are invalid"} == messages
+    assert {"client authentication failed"} == messages
 
 
 async def test_a_mistyped_generated_secret_is_refused_before_any_lookup_or_hashing(world: World) -> None:

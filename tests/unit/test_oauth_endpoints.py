@@ -118,10 +118,11 @@ async def test_both_authentication_methods_at_once_is_invalid_request(client: An
     assert (400, "invalid_request") == (response.status_code, response.json()["error"])
 
 
-async def test_no_client_authentication_is_invalid_client_without_a_challenge(client: Any) -> None:
+async def test_no_client_authentication_is_invalid_client_with_a_challenge(client: Any) -> None:
+    """RFC 9110 15.5.2: every 401 carries a challenge, whether or not Basic was tried."""
     response = await client.post(TOKEN, data={"grant_type": "client_credentials"})
     assert (401, "invalid_client") == (response.status_code, response.json()["error"])
-    assert "www-authenticate" not in response.headers
+    assert 'Basic realm="horus", charset="UTF-8"' == response.headers["www-authenticate"]
 
 
 @pytest.mark.parametrize(
@@ -149,7 +150,7 @@ async def test_credential_failures_look_alike(client: Any, admin: Any, svc: tupl
         await (await admin()).set_enabled("svc", False)
     credentials = {"unknown": ("nobody", svc[1]), "wrong": ("svc", svc[1][:-3] + "abc"), "disabled": svc}[case]
     response = await client.post(TOKEN, data={"grant_type": "client_credentials"}, headers=basic(*credentials))
-    assert (401, {"error": "invalid_client", "error_description": "clientId or clientSecret are invalid"}) == (
+    assert (401, {"error": "invalid_client", "error_description": "client authentication failed"}) == (
         response.status_code,
         response.json(),
     )

@@ -4,25 +4,25 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from horus.domain.errors import ErrorCode, InvalidRequest, UnsupportedGrantType
+from horus.domain.errors import FieldProblem, InvalidRequest, UnsupportedGrantType
 from horus.domain.token_request import requested_scopes, require_client_credentials, required_text
 
 
 @pytest.mark.parametrize(
-    ("value", "code", "message"),
+    ("value", "problem", "message"),
     [
-        (None, ErrorCode.FIELD_REQUIRED, "clientId is required"),
-        ("", ErrorCode.FIELD_REQUIRED, "clientId is required"),
-        (42, ErrorCode.FIELD_NOT_STRING, "clientId must be a string"),
-        (["a"], ErrorCode.FIELD_NOT_STRING, "clientId must be a string"),
-        (True, ErrorCode.FIELD_NOT_STRING, "clientId must be a string"),
-        ("x" * 257, ErrorCode.FIELD_TOO_LONG, "clientId must be at most 256 characters"),
+        (None, FieldProblem.MISSING, "clientId is required"),
+        ("", FieldProblem.MISSING, "clientId is required"),
+        (42, FieldProblem.NOT_TEXT, "clientId must be a string"),
+        (["a"], FieldProblem.NOT_TEXT, "clientId must be a string"),
+        (True, FieldProblem.NOT_TEXT, "clientId must be a string"),
+        ("x" * 257, FieldProblem.TOO_LONG, "clientId must be at most 256 characters"),
     ],
 )
-def test_bad_fields_are_refused_naming_the_field(value: object, code: ErrorCode, message: str) -> None:
+def test_bad_fields_are_refused_naming_the_field(value: object, problem: FieldProblem, message: str) -> None:
     with pytest.raises(InvalidRequest) as raised:
         required_text("clientId", value, 256)
-    assert (code, message, "clientId") == (raised.value.code, raised.value.message, raised.value.field)
+    assert (problem, message, "clientId") == (raised.value.problem, raised.value.message, raised.value.field)
 
 
 def test_a_field_at_its_limit_is_accepted() -> None:
@@ -33,10 +33,10 @@ def test_only_client_credentials_is_a_supported_grant() -> None:
     require_client_credentials("grantType", "client_credentials")
     with pytest.raises(UnsupportedGrantType) as raised:
         require_client_credentials("grantType", "password")
-    assert (
-        raised.value.code,
+    assert (FieldProblem.UNSUPPORTED, "grantType must be client_credentials") == (
+        raised.value.problem,
         raised.value.message,
-    ) == (ErrorCode.UNSUPPORTED_GRANT_TYPE, "grantType must be client_credentials")
+    )
 
 
 @pytest.mark.parametrize(("raw", "expected"), [(None, None), ("", None), ("  ", None), ("b a a", ("a", "b"))])

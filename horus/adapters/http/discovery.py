@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, get
 
-from horus.adapters.http.legacy_envelope import JSON
+from horus.adapters.http.json_body import JSON
 from horus.adapters.http.services import services_of
 
 JWKS_PATH = "/.well-known/jwks.json"

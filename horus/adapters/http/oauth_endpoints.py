@@ -10,29 +10,20 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, Router, asgi, post
 
-from horus.adapters.http.asgi_exchange import (
-    Receive,
-    Scope,
-    Send,
-    read_body,
-    request_headers,
-    send_json,
-)
+from horus.adapters.http.asgi_exchange import Receive, Scope, Send, answer_other_method, read_body, send_json
 from horus.adapters.http.client_address import client_address
-from horus.adapters.http.client_credentials import PresentedCredentials, presented_credentials
+from horus.adapters.http.client_credentials import presented_credentials
+from horus.adapters.http.error_table import NO_STORE_HEADERS, OAUTH_EXCEPTION_HANDLERS, SUCCESS, oauth_error
 from horus.adapters.http.form_body import FORM, MAX_FORM_BODY, parse_form, read_form
-from horus.adapters.http.json_body import UnsupportedMediaType, media_type
-from horus.adapters.http.legacy_envelope import JSON, NO_STORE_HEADERS, answer_other_method
-from horus.adapters.http.oauth_errors import AUTHORIZATION_ATTEMPTED, OAUTH_EXCEPTION_HANDLERS
+from horus.adapters.http.json_body import JSON, media_type, unsupported_media_type
 from horus.adapters.http.request_context import annotate, request_facts
+from horus.adapters.http.request_headers import request_headers
 from horus.adapters.http.services import HttpServices, services_in, services_of
 from horus.domain.client import Client, is_registrable_client_id
-from horus.domain.errors import ErrorCode
 from horus.domain.token_request import requested_scopes, require_client_credentials, required_text
 
 OAUTH_PREFIX = "/v1/oauth"
 TOKEN_PATH = "/token"
-SUCCESS = int(ErrorCode.SUCCESS)
 MAX_TOKEN_PARAMETER = 8192
 
 
@@ -59,17 +50,41 @@ class ActiveToken(msgspec.Struct, omit_defaults=True):
 INACTIVE = msgspec.json.encode({"active": False})
 
 
-def _json(payload: bytes) -> Response[bytes]:
-    return Response(payload, media_type=JSON, headers=NO_STORE_HEADERS)
-
-
-def _credentials(facts: dict[str, Any], authorization: str | None, form: dict[str, str]) -> PresentedCredentials:
-    if authorization is not None:
-        facts[AUTHORIZATION_ATTEMPTED] = True
+def _credentials(facts: dict[str, Any], authorization: str | None, form: dict[str, str]) -> tuple[str, str]:
     client_id, client_secret = presented_credentials(authorization, form)
     if is_registrable_client_id(client_id):
         facts["client_id"] = client_id
     return client_id, client_secret
+
+
+@asgi(TOKEN_PATH, is_mount=False, copy_scope=False, opt={"methods": ("POST",)})
+async def issue_token(scope: Scope, receive: Receive, send: Send) -> None:
+    """An ASGI route handler, as the legacy token endpoint (see asgi_exchange)."""
+    if await answer_other_method(scope, send):
+        return
+    try:
+        body = await _issue(scope, receive)
+    except Exception as error:
+        answer = oauth_error(scope, error)
+        await send_json(send, answer.body, answer.status, answer.headers)
+        return
+    await send_json(send, body)
+
+
+async def _issue(scope: Scope, receive: Receive) -> bytes:
+    services = services_in(scope)
+    facts = request_facts(scope)
+    headers = request_headers(scope)
+    if media_type(headers.get(b"content-type")) != FORM:
+        raise unsupported_media_type(FORM)
+    form = parse_form(await read_body(headers, receive, MAX_FORM_BODY))
+    require_client_credentials("grant_type", form.get("grant_type"))
+    client_id, client_secret = _credentials(facts, headers.get(b"authorization"), form)
+    scopes = requested_scopes("scope", form.get("scope"))
+    address = client_address(scope, services.trusted_proxies)
+    issued = await services.grant.issue(client_id, client_secret, scopes, address)
+    facts["code"] = SUCCESS.code
+    return msgspec.json.encode(TokenResponse(issued.access_token, "Bearer", issued.expires_in, issued.scope))
 
 
 async def _authenticated_client(request: Request[Any, Any, Any], services: HttpServices) -> tuple[Client, str]:
@@ -81,28 +96,8 @@ async def _authenticated_client(request: Request[Any, Any, Any], services: HttpS
     return client, token
 
 
-@asgi(TOKEN_PATH, is_mount=False, copy_scope=False, opt={"methods": ("POST",)})
-async def issue_token(scope: Scope, receive: Receive, send: Send) -> None:
-    """An ASGI route handler, the token hot path: see asgi_exchange and direct_routes."""
-    if scope["method"] != "POST":
-        await answer_other_method(scope, send, ("POST",))
-        return
-    services = services_in(scope)
-    facts = request_facts(scope)
-    headers = request_headers(scope)
-    content_type = headers.get(b"content-type")
-    if content_type != FORM and media_type(content_type) != FORM:
-        raise UnsupportedMediaType(FORM)
-    form = parse_form(await read_body(headers, receive, MAX_FORM_BODY))
-    require_client_credentials("grant_type", form.get("grant_type"))
-    client_id, client_secret = _credentials(facts, headers.get(b"authorization"), form)
-    scopes = requested_scopes("scope", form.get("scope"))
-    address = client_address(scope, services.trusted_proxies)
-    issued = await services.grant.issue(client_id, client_secret, scopes, address)
-    facts["code"] = SUCCESS
-    await send_json(
-        send, msgspec.json.encode(TokenResponse(issued.access_token, "Bearer", issued.expires_in, issued.scope))
-    )
+def _json(payload: bytes) -> Response[bytes]:
+    return Response(payload, media_type=JSON, headers=NO_STORE_HEADERS)
 
 
 @post("/introspect", request_max_body_size=MAX_FORM_BODY, status_code=200)
@@ -110,7 +105,7 @@ async def introspect_token(request: Request[Any, Any, Any]) -> Response[bytes]:
     services = services_of(request)
     _, token = await _authenticated_client(request, services)
     claims = await services.introspection.introspect(token)
-    annotate(request.scope, code=int(ErrorCode.SUCCESS))
+    annotate(request.scope, code=SUCCESS.code)
     if claims is None:
         return _json(INACTIVE)
     active = ActiveToken(
@@ -133,7 +128,7 @@ async def revoke_token(request: Request[Any, Any, Any]) -> Response[bytes]:
     services = services_of(request)
     client, token = await _authenticated_client(request, services)
     await services.introspection.revoke(token, client)
-    annotate(request.scope, code=int(ErrorCode.SUCCESS))
+    annotate(request.scope, code=SUCCESS.code)
     return _json(b"{}")
 
 

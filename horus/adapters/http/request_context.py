@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from horus.adapters.http.asgi_exchange import HEADERS_KEY, RequestHeaders
+from horus.adapters.http.request_headers import HEADERS_KEY, RequestHeaders
 from horus.adapters.observability.logs import ACCESS_LOGGER, request_id_var, write_access_line
 from horus.adapters.observability.metrics import Metrics
 from horus.adapters.system import new_request_id
@@ -47,56 +47,48 @@ def request_facts(scope: Any) -> dict[str, Any]:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics | None = None) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
-
-    async def dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        headers = scope[HEADERS_KEY] = RequestHeaders(scope["headers"])
+        headers = RequestHeaders(scope["headers"])
         request_id = incoming_request_id(headers)
         facts: dict[str, Any] = {"request_id": request_id}
-        scope[CONTEXT_KEY] = facts
-        token = request_id_var.set(request_id)
-        request_id_header = (REQUEST_ID_HEADER, request_id.encode("ascii"))
-        # HEAD is GET without the body (RFC 9110 9.3.2); Litestar routes GET handlers only for GET.
-        is_head = scope["method"] == "HEAD"
+        method = scope["method"]
+        # The app gets a scope of its own: the server's is never changed (uvicorn decides by its method that a
+        # HEAD response has no body). HEAD is GET without the body (RFC 9110 9.3.2), and Litestar routes GET
+        # handlers only for GET, so the app's copy says GET.
+        is_head = method == "HEAD"
+        scope = {**scope, HEADERS_KEY: headers, CONTEXT_KEY: facts}
         if is_head:
             scope["method"] = "GET"
+        token = request_id_var.set(request_id)
+        request_id_header = (REQUEST_ID_HEADER, request_id.encode("ascii"))
 
         async def send_with_request_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 facts["status"] = message["status"]  # also tells the app that the response has started
                 # Appended, not replaced: nothing inside Horus sets this header (a test holds every response to one).
-                message["headers"] = [*message.get("headers", ()), request_id_header]
+                message = {**message, "headers": [*message.get("headers", ()), request_id_header]}
             elif is_head and message["type"] == "http.response.body":
                 message = {**message, "body": b""}
             await send(message)
 
         try:
-            await self.dispatch(scope, receive, send_with_request_id)
+            await self.app(scope, receive, send_with_request_id)
         finally:
             elapsed = time.perf_counter() - started
             status = facts.get("status", 500)
-            if self.metrics is not None:
-                self.metrics.observe(
-                    scope["path"],
-                    "HEAD" if is_head else scope["method"],
-                    status,
-                    facts.get("code"),
-                    facts.get("client_id"),
-                    elapsed,
-                )
+            self.metrics.observe(scope["path"], method, status, facts.get("code"), facts.get("client_id"), elapsed)
             if ACCESS_LOG.isEnabledFor(logging.INFO):
                 write_access_line(
                     request_id,
-                    "HEAD" if is_head else scope["method"],
+                    method,
                     scope["path"],
                     status,
                     facts.get("code"),

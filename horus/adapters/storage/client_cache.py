@@ -48,8 +48,8 @@ class CachedClientRepository(ClientRepository):
         self._max_age = max_age_seconds
         self._max_entries = max_entries
         self._clock = clock
-        # client_id -> (used until, generation, client or None for "no such client")
-        self._entries: OrderedDict[str, tuple[float, int, Client | None]] = OrderedDict()
+        # client_id -> (used until, generation, client or None for "no such client", read by the last look)
+        self._entries: OrderedDict[str, tuple[float, int, Client | None, bool]] = OrderedDict()
         self._generation = 0
         self._revision: int | None = None
         self._next_check = float("-inf")
@@ -64,15 +64,24 @@ class CachedClientRepository(ClientRepository):
         if now >= self._next_check:
             await self._check_revision(now)
         entry = self._entries.get(client_id)
-        if entry is not None and not fresh and entry[1] == self._generation and entry[0] > now:
-            self._entries.move_to_end(client_id)
-            return entry[2]
+        if entry is not None and entry[1] == self._generation and entry[0] > now:
+            used_until, generation, client, just_read = entry
+            if not fresh:
+                self._entries.move_to_end(client_id)
+                if just_read:
+                    self._entries[client_id] = (used_until, generation, client, False)
+                return client
+            if just_read:
+                # The look just before this one read the storage (a miss): it is the fresh look. So a refusal costs
+                # one storage read whether or not the client was cached, and its time does not tell which.
+                self._entries[client_id] = (used_until, generation, client, False)
+                return client
         generation = self._generation  # as of before the read: a change seen meanwhile outdates this entry
         client = await self._inner.get(client_id, fresh)
         # Between half the max age and all of it, at random: entries read together (a warm-up, the reload after
         # a change) would otherwise all expire together, and every request would read storage for a while.
         spread = 0.5 + random.random() / 2  # noqa: S311 - spreading expiries, not a secret
-        self._entries[client_id] = (now + self._max_age * spread, generation, client)
+        self._entries[client_id] = (now + self._max_age * spread, generation, client, not fresh)
         self._entries.move_to_end(client_id)
         if len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)

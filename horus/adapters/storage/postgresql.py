@@ -9,8 +9,7 @@ replaces broken connections by itself once the database is back.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -29,14 +28,12 @@ from horus.adapters.storage.records import (
     key_from_row,
     key_to_row,
 )
-from horus.adapters.throttling.windows import estimates_from_rows, window_number
 from horus.domain.client import Client
 from horus.domain.errors import ClientAlreadyExists, ClientNotFound, StorageUnavailable
 from horus.domain.signing_key import StoredSigningKey
 from horus.ports.clients import ClientChanges, ClientRepository
 from horus.ports.revocations import RevokedTokens
 from horus.ports.signing_keys import SigningKeyRepository
-from horus.ports.throttling import FailureCounter
 
 CONNECT_TIMEOUT = 5.0
 """Seconds to open a connection (or wait for a free one): an unreachable server fails fast."""
@@ -54,15 +51,12 @@ DRIVER_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-class PostgreSQLStorage(ClientRepository, ClientChanges, SigningKeyRepository, RevokedTokens, FailureCounter):
-    def __init__(
-        self, url: str, pool_size: int = 10, throttle_window: float = 60.0, clock: Callable[[], float] = time.time
-    ) -> None:
+class PostgreSQLStorage(ClientRepository, ClientChanges, SigningKeyRepository, RevokedTokens):
+    def __init__(self, url: str, pool_size: int = 10) -> None:
         self._url = url
         self._pool_size = pool_size
         self._pool: Any = None
-        self._throttle_window = throttle_window
-        self._wall_clock = clock
+        self._purged_window = 0
 
     async def open(self) -> None:
         if self._pool is not None:
@@ -233,29 +227,46 @@ class PostgreSQLStorage(ClientRepository, ClientChanges, SigningKeyRepository, R
             status = await db.execute("DELETE FROM revoked_tokens WHERE expires_at <= $1", int(now.timestamp()))
         return _row_count(status)
 
-    async def recent_failures(self, keys: Sequence[str]) -> Sequence[float]:
-        now = self._wall_clock()
-        oldest = window_number(now, self._throttle_window) - 1
+    async def reserve_attempt(self, keys: Sequence[str], window: int) -> Sequence[tuple[int, int, int]]:
+        async with self._connection() as db:
+            if window > self._purged_window:
+                self._purged_window = window
+                await db.execute("DELETE FROM throttle_counts WHERE window_number < $1", window - 1)
+            rows = await db.fetch(
+                "WITH reserved AS ("
+                " INSERT INTO throttle_counts (key, window_number, failures, in_flight)"
+                " SELECT key, $2::bigint, 0, 1 FROM unnest($1::text[]) AS key ORDER BY key COLLATE \"C\""
+                " ON CONFLICT (key, window_number) DO UPDATE SET in_flight = throttle_counts.in_flight + 1"
+                " RETURNING key, failures, in_flight)"
+                " SELECT reserved.key, reserved.failures, reserved.in_flight, COALESCE(previous.failures, 0)"
+                " FROM reserved LEFT JOIN throttle_counts AS previous"
+                " ON previous.key = reserved.key AND previous.window_number = $2::bigint - 1",
+                list(keys),
+                window,
+            )
+        counts = {row[0]: (row[1], row[2], row[3]) for row in rows}
+        return [counts[key] for key in keys]
+
+    async def attempt_counts(self, keys: Sequence[str], window: int) -> Sequence[tuple[int, int, int]]:
         async with self._connection() as db:
             rows = await db.fetch(
-                "SELECT key, window_number, failures FROM auth_failures"
-                " WHERE key = ANY($1::text[]) AND window_number >= $2",
+                "SELECT key, window_number, failures, in_flight FROM throttle_counts"
+                " WHERE key = ANY($1::text[]) AND window_number IN ($2::bigint, $2::bigint - 1)",
                 list(keys),
-                oldest,
+                window,
             )
-        return estimates_from_rows(keys, rows, now, self._throttle_window)
+        counts = {(row[0], row[1]): (row[2], row[3]) for row in rows}
+        return [(*counts.get((key, window), (0, 0)), counts.get((key, window - 1), (0, 0))[0]) for key in keys]
 
-    async def record_failure(self, keys: Sequence[str]) -> None:
-        number = window_number(self._wall_clock(), self._throttle_window)
-        async with self._connection() as db, db.transaction():
-            for key in sorted(keys):  # every instance locks rows in the same order, so two cannot deadlock
-                await db.execute(
-                    "INSERT INTO auth_failures (key, window_number, failures) VALUES ($1, $2, 1)"
-                    " ON CONFLICT (key, window_number) DO UPDATE SET failures = auth_failures.failures + 1",
-                    key,
-                    number,
-                )
-            await db.execute("DELETE FROM auth_failures WHERE window_number < $1", number - 1)
+    async def end_attempt(self, keys: Sequence[str], window: int, failed: bool) -> None:
+        # One statement per row, in key order, pipelined in one round trip: an UPDATE of several rows would lock
+        # them in scan order and deadlock with a reservation that locks them in key order.
+        async with self._connection() as db:
+            await db.executemany(
+                "UPDATE throttle_counts SET in_flight = in_flight - 1, failures = failures + $3"
+                " WHERE key = $1 AND window_number = $2",
+                [(key, window, 1 if failed else 0) for key in sorted(keys)],
+            )
 
 
 def _is_connection_failure(error: BaseException) -> bool:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -24,27 +23,24 @@ from horus.adapters.storage.records import (
     key_from_row,
     key_to_row,
 )
-from horus.adapters.throttling.windows import estimates_from_rows, window_number
 from horus.domain.client import Client
 from horus.domain.errors import ClientAlreadyExists, ClientNotFound, StorageUnavailable
 from horus.domain.signing_key import StoredSigningKey
 from horus.ports.clients import ClientChanges, ClientRepository
 from horus.ports.revocations import RevokedTokens
 from horus.ports.signing_keys import SigningKeyRepository
-from horus.ports.throttling import FailureCounter
 
 BUSY_TIMEOUT_MS = 5000
 
 
-class SQLiteStorage(ClientRepository, ClientChanges, SigningKeyRepository, RevokedTokens, FailureCounter):
-    def __init__(self, path: Path, throttle_window: float = 60.0, clock: Callable[[], float] = time.time) -> None:
+class SQLiteStorage(ClientRepository, ClientChanges, SigningKeyRepository, RevokedTokens):
+    def __init__(self, path: Path) -> None:
         self._path = path
         self._connection: aiosqlite.Connection | None = None
         # One connection per process: its transactions and writes must take turns, or a second
         # BEGIN fails inside the first, or a write lands in someone else's transaction.
         self._write_turn = asyncio.Lock()
-        self._throttle_window = throttle_window
-        self._wall_clock = clock
+        self._purged_window = 0
 
     async def open(self) -> None:
         if not self._path.parent.is_dir():
@@ -205,23 +201,41 @@ class SQLiteStorage(ClientRepository, ClientChanges, SigningKeyRepository, Revok
     async def purge_expired(self, now: datetime) -> int:
         return await self._write("DELETE FROM revoked_tokens WHERE expires_at <= ?", (int(now.timestamp()),))
 
-    async def recent_failures(self, keys: Sequence[str]) -> Sequence[float]:
-        now = self._wall_clock()
-        oldest = window_number(now, self._throttle_window) - 1
+    async def reserve_attempt(self, keys: Sequence[str], window: int) -> Sequence[tuple[int, int, int]]:
+        rows = ", ".join("(?, ?, 0, 1)" for _ in keys)
+        marks = ", ".join("?" for _ in keys)
+        async with self._transaction() as db:
+            if window > self._purged_window:
+                await db.execute("DELETE FROM throttle_counts WHERE window_number < ?", (window - 1,))
+                self._purged_window = window
+            async with db.execute(
+                f"INSERT INTO throttle_counts (key, window_number, failures, in_flight) VALUES {rows}"
+                " ON CONFLICT (key, window_number) DO UPDATE SET in_flight = in_flight + 1"
+                " RETURNING key, failures, in_flight",
+                tuple(value for key in keys for value in (key, window)),
+            ) as cursor:
+                current = {key: (failures, in_flight) for key, failures, in_flight in await cursor.fetchall()}
+            async with db.execute(
+                f"SELECT key, failures FROM throttle_counts WHERE window_number = ? AND key IN ({marks})",
+                (window - 1, *keys),
+            ) as cursor:
+                previous: dict[str, int] = {row[0]: row[1] for row in await cursor.fetchall()}
+        return [(*current[key], previous.get(key, 0)) for key in keys]
+
+    async def attempt_counts(self, keys: Sequence[str], window: int) -> Sequence[tuple[int, int, int]]:
         marks = ", ".join("?" for _ in keys)
         rows = await self._fetch_all(
-            f"SELECT key, window_number, failures FROM auth_failures WHERE key IN ({marks}) AND window_number >= ?",
-            (*keys, oldest),
+            f"SELECT key, window_number, failures, in_flight FROM throttle_counts"
+            f" WHERE window_number IN (?, ?) AND key IN ({marks})",
+            (window, window - 1, *keys),
         )
-        return estimates_from_rows(keys, rows, now, self._throttle_window)
+        counts = {(key, number): (failures, in_flight) for key, number, failures, in_flight in rows}
+        return [(*counts.get((key, window), (0, 0)), counts.get((key, window - 1), (0, 0))[0]) for key in keys]
 
-    async def record_failure(self, keys: Sequence[str]) -> None:
-        number = window_number(self._wall_clock(), self._throttle_window)
-        async with self._transaction() as db:
-            for key in keys:
-                await db.execute(
-                    "INSERT INTO auth_failures (key, window_number, failures) VALUES (?, ?, 1)"
-                    " ON CONFLICT (key, window_number) DO UPDATE SET failures = auth_failures.failures + 1",
-                    (key, number),
-                )
-            await db.execute("DELETE FROM auth_failures WHERE window_number < ?", (number - 1,))
+    async def end_attempt(self, keys: Sequence[str], window: int, failed: bool) -> None:
+        marks = ", ".join("?" for _ in keys)
+        await self._write(
+            f"UPDATE throttle_counts SET in_flight = in_flight - 1, failures = failures + ?"
+            f" WHERE window_number = ? AND key IN ({marks})",
+            (1 if failed else 0, window, *keys),
+        )
