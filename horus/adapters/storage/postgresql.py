@@ -235,7 +235,7 @@ class PostgreSQLStorage(ClientRepository, ClientChanges, SigningKeyRepository, R
             rows = await db.fetch(
                 "WITH reserved AS ("
                 " INSERT INTO throttle_counts (key, window_number, failures, in_flight)"
-                " SELECT key, $2::bigint, 0, 1 FROM unnest($1::text[]) AS key ORDER BY key COLLATE \"C\""
+                ' SELECT key, $2::bigint, 0, 1 FROM unnest($1::text[]) AS key ORDER BY key COLLATE "C"'
                 " ON CONFLICT (key, window_number) DO UPDATE SET in_flight = throttle_counts.in_flight + 1"
                 " RETURNING key, failures, in_flight)"
                 " SELECT reserved.key, reserved.failures, reserved.in_flight, COALESCE(previous.failures, 0)"
