@@ -243,13 +243,13 @@ async def postgres_database(statement: str) -> None:
 
 
 async def seed_one(env: dict[str, str]) -> tuple[str, str]:
-    from horus.app import build_container, resolved, shutdown
+    from horus.app import build_container, shutdown
     from horus.settings import settings_from_env
 
     container = build_container(settings_from_env(env))
     try:
-        created = await (await resolved(container.administration())).create(client_id="bench-pg", scope="read")
-        await resolved(container.key_ring())
+        created = await (await container.administration.async_()).create(client_id="bench-pg", scope="read")
+        await container.key_ring.async_()
     finally:
         await shutdown(container)
     assert created.secret is not None
@@ -258,12 +258,12 @@ async def seed_one(env: dict[str, str]) -> tuple[str, str]:
 
 async def seed(env: dict[str, str]) -> dict[str, object]:
     """Registers the benchmark's clients through Horus's own administration use case."""
-    from horus.app import build_container, resolved, shutdown
+    from horus.app import build_container, shutdown
     from horus.settings import settings_from_env
 
     container = build_container(settings_from_env(env))
     try:
-        admin = await resolved(container.administration())
+        admin = await container.administration.async_()
         one = await admin.create(client_id="bench-generated", scope="read write")
         await admin.create(client_id="bench-imported", imported_secret=LEGACY_SECRET)
         many = []
@@ -273,7 +273,7 @@ async def seed(env: dict[str, str]) -> dict[str, object]:
         # The attack mix's victims: clients of their own, so that the rounds of c, whichever scenario ran
         # before them, never meet a client an attacker just got throttled.
         victims = [(await admin.create(client_id=f"bench-victim-{index:02d}")).client.client_id for index in range(10)]
-        await resolved(container.key_ring())
+        await container.key_ring.async_()
     finally:
         await shutdown(container)
     return {"one": (one.client.client_id, one.secret), "many": many, "victims": victims}

@@ -10,8 +10,10 @@ import contextlib
 import gc
 import inspect
 import os
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import TypeVar
 
 import argon2
@@ -26,13 +28,15 @@ from horus.adapters.observability.logs import configure_logging, flush_logs
 from horus.adapters.security.secret_hasher import SchemeSecretHasher
 from horus.adapters.security.server_key import (
     ServerKey,
+    ServerKeyError,
     ephemeral_server_key,
+    load_key_file,
     load_or_create_key_file,
     server_key_from_text,
 )
 from horus.adapters.signing.batched_signer import BatchedSigner
 from horus.adapters.signing.jwt_verifier import JwtVerifier
-from horus.adapters.signing.key_material import KeyEncryption
+from horus.adapters.signing.key_material import KeyEncryption, SigningKeyError
 from horus.adapters.signing.key_ring import KeyRing, StoredKeys, hs256_key_ring, key_file_ring, refresh_forever
 from horus.adapters.storage.client_cache import CachedClientRepository
 from horus.adapters.storage.memory import MemoryStorage
@@ -43,12 +47,14 @@ from horus.adapters.throttling.memory import MemoryAdmission
 from horus.adapters.throttling.stored import StoredAdmission
 from horus.domain.administration import ClientAdministration
 from horus.domain.authentication import ClientAuthenticator
+from horus.domain.errors import StorageUnavailable
 from horus.domain.grant import ClientCredentialsGrant
 from horus.domain.introspection import TokenIntrospection
+from horus.domain.key_administration import KeyAdministration
 from horus.domain.throttling import ThrottlePolicy
 from horus.domain.token import TokenPolicy
 from horus.ports.clock import Clock
-from horus.settings import Settings, settings_from_env
+from horus.settings import ConfigurationError, Settings, settings_from_env
 
 SECRET_HASH_PURPOSE = "horus/client-secret-hash/v1"
 KEY_ENCRYPTION_PURPOSE = "horus/signing-key-encryption/v1"
@@ -60,20 +66,49 @@ YOUNG_GENERATION_THRESHOLD = 7000
 T = TypeVar("T")
 
 
-async def resolved(value: T | Awaitable[T]) -> T:
-    """dependency-injector returns an awaitable when a provider depends on an async Resource."""
-    return await value if inspect.isawaitable(value) else value
-
-
 async def shutdown(container: Container) -> None:
-    await resolved(container.shutdown_resources())
+    """Closes the container's open resources (the storage, the key refresher)."""
+    closing = container.shutdown_resources()
+    if inspect.isawaitable(closing):  # only when an async resource was opened
+        await closing
 
 
-def load_server_key(settings: Settings) -> ServerKey:
+class StartupError(Exception):
+    """Horus cannot start: the storage cannot be opened, the signing keys cannot be loaded, the port is taken.
+    The message says which, in one line."""
+
+
+def load_server_key(settings: Settings, create_files: bool) -> ServerKey:
     if settings.secret_key is not None:
         return server_key_from_text(settings.secret_key, "HORUS_SECRET_KEY")
     path = settings.effective_secret_key_file
-    return ephemeral_server_key() if path is None else load_or_create_key_file(path)
+    if path is None:
+        return ephemeral_server_key()
+    return load_or_create_key_file(path) if create_files else load_key_file(path)
+
+
+def check_storage_location(settings: Settings, must_exist: bool) -> None:
+    """A SQLite file must be in a directory that exists; commands that only read need the file itself,
+    so that run from another directory they say where they looked instead of creating an empty database."""
+    path = settings.storage.path
+    if settings.storage.scheme != "sqlite" or path is None:
+        return
+    where = path.absolute()
+    if not where.parent.is_dir():
+        raise ConfigurationError(f"HORUS_STORAGE: the directory {where.parent} does not exist")
+    if must_exist and not where.exists():
+        relative = "" if path.is_absolute() else f" (sqlite:///{path} is relative to the current directory)"
+        raise ConfigurationError(
+            f"HORUS_STORAGE: no database at {where}{relative}; this command creates none: point HORUS_STORAGE at the"
+            " server's database, e.g. HORUS_STORAGE=sqlite:////var/lib/horus/horus.db"
+        )
+
+
+def key_administration(
+    storage: Storage, encryption: KeyEncryption, clock: Clock, settings: Settings
+) -> KeyAdministration:
+    lifetime, lead = timedelta(seconds=settings.token_ttl), timedelta(seconds=settings.key_rotation_lead)
+    return KeyAdministration(storage, encryption, clock, lifetime, lead)
 
 
 async def opened_storage(storage: Storage) -> AsyncIterator[Storage]:
@@ -82,10 +117,6 @@ async def opened_storage(storage: Storage) -> AsyncIterator[Storage]:
         yield storage
     finally:
         await storage.close()
-
-
-def stored_keys(storage: Storage, server_key: ServerKey, clock: Clock) -> StoredKeys:
-    return StoredKeys(storage, KeyEncryption(server_key.derive(KEY_ENCRYPTION_PURPOSE)), clock)
 
 
 async def key_ring_resource(settings: Settings, keys: StoredKeys) -> AsyncIterator[KeyRing]:
@@ -112,7 +143,7 @@ class Container(containers.DeclarativeContainer):
 
     clock = providers.Singleton(SystemClock)
     randomness = providers.Singleton(SystemRandomness)
-    server_key = providers.Singleton(load_server_key, settings)
+    server_key = providers.Singleton(load_server_key, settings, config.create_files)
 
     storage = providers.Selector(
         config.storage.scheme,
@@ -128,7 +159,9 @@ class Container(containers.DeclarativeContainer):
         hmac_key=providers.Callable(lambda key: key.derive(SECRET_HASH_PURPOSE), server_key),
         argon2_hasher=password_hasher,
     )
-    stored_keys = providers.Singleton(stored_keys, open_storage, server_key, clock)
+    key_encryption = providers.Singleton(lambda key: KeyEncryption(key.derive(KEY_ENCRYPTION_PURPOSE)), server_key)
+    key_administration = providers.Singleton(key_administration, open_storage, key_encryption, clock, settings)
+    stored_keys = providers.Singleton(StoredKeys, key_administration, key_encryption, clock)
     key_ring = providers.Resource(key_ring_resource, settings, stored_keys)
 
     token_policy = providers.Singleton(TokenPolicy, config.issuer, config.audience, config.token_ttl)
@@ -154,10 +187,12 @@ class Container(containers.DeclarativeContainer):
     introspection = providers.Singleton(TokenIntrospection, verifier, cached_clients, open_storage, clock)
 
 
-def build_container(settings: Settings) -> Container:
+def build_container(settings: Settings, create_files: bool = True) -> Container:
+    """`create_files`: a missing server key file is created (False: it is an error, for commands that only read)."""
     container = Container(settings=settings)
     container.config.from_dict(
         {
+            "create_files": create_files,
             "storage": {
                 "scheme": settings.storage.scheme,
                 "path": settings.storage.path,
@@ -202,13 +237,13 @@ def create_app(container: Container | None = None, serving: bool = False) -> Hor
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         try:
-            storage: Storage = await resolved(container.open_storage())
+            storage: Storage = await container.open_storage.async_()
             services = HttpServices(
-                grant=await resolved(container.grant()),
-                authenticator=await resolved(container.authenticator()),
-                introspection=await resolved(container.introspection()),
-                scopes=ScopeCatalogue(await resolved(container.administration())),
-                public_keys=await resolved(container.key_ring()),
+                grant=await container.grant.async_(),
+                authenticator=await container.authenticator.async_(),
+                introspection=await container.introspection.async_(),
+                scopes=ScopeCatalogue(await container.administration.async_()),
+                public_keys=await container.key_ring.async_(),
                 issuer=container.settings().issuer,
                 trusted_proxies=TrustedProxies(parse_networks(container.settings().trusted_proxies)),
                 storage_ping=storage.ping,
@@ -226,9 +261,67 @@ def create_app(container: Container | None = None, serving: bool = False) -> Hor
     return asgi
 
 
-async def check_startup(container: Container) -> None:
-    """Opens storage and loads the signing key once, so that `horus serve` reports problems in one line."""
+def stores_signing_keys(settings: Settings) -> bool:
+    """Signing keys live in the storage (and `horus keys` manages them) unless HS256 or a key file is configured."""
+    return settings.signing_alg == "ES256" and settings.signing_key_file is None
+
+
+async def _close_after_failure(container: Container) -> None:
+    """Closes what did open, resource by resource: shutdown_resources() stops at the one that failed to open
+    (it raises that failure again, which is being reported already) and would leave the storage open."""
+    for _ in range(3):  # a resource whose shutdown fails may still count as initialized
+        for resource in container.traverse(types=[providers.Resource]):
+            if resource.initialized:
+                with contextlib.suppress(Exception):
+                    closing = resource.shutdown()
+                    if inspect.isawaitable(closing):
+                        await closing
+
+
+async def _opening(container: Container, services: Callable[[], Awaitable[T]]) -> T:
+    """Turns what stops the services from opening into a StartupError, in one line; then closes what did open."""
     try:
-        await resolved(container.key_ring())
+        container.server_key()  # first: a bad key stops the start before any connection is opening
+        return await services()
+    except BaseException as error:
+        await _close_after_failure(container)
+        if isinstance(error, ConfigurationError | ServerKeyError | StartupError) or not isinstance(error, Exception):
+            raise  # the messages of the first two name the setting: the CLI says "configuration error"
+        # A driver's surprise (an odd URL option) included: the service cannot start.
+        message = str(error) if isinstance(error, StorageUnavailable | SigningKeyError) else repr(error)
+        raise StartupError(message) from error
+
+
+async def check_startup(settings: Settings) -> None:
+    """Opens storage and loads the signing key once, so that `horus serve` reports problems in one line."""
+    check_storage_location(settings, must_exist=False)
+    container = build_container(settings)
+    await _opening(container, container.key_ring.async_)
+    await shutdown(container)
+
+
+@dataclass(frozen=True, slots=True)
+class CliServices:
+    """What the `horus` command works with: the use cases, as plain objects."""
+
+    clients: ClientAdministration
+    keys: KeyAdministration | None
+    """None when the signing keys are not stored (HS256, or HORUS_SIGNING_KEY_FILE): nothing to rotate."""
+
+
+async def _cli_services(container: Container, settings: Settings) -> CliServices:
+    keys = await container.key_administration.async_() if stores_signing_keys(settings) else None
+    return CliServices(await container.administration.async_(), keys)
+
+
+@asynccontextmanager
+async def cli_services(settings: Settings, read_only: bool) -> AsyncIterator[CliServices]:
+    """The services of one `horus` command, open for its duration. `read_only`: the command changes nothing,
+    so it creates no database and no key file; it says where it looked instead."""
+    check_storage_location(settings, must_exist=read_only)
+    container = build_container(settings, create_files=not read_only)
+    services = await _opening(container, lambda: _cli_services(container, settings))
+    try:
+        yield services
     finally:
         await shutdown(container)

@@ -1,4 +1,5 @@
-"""The `horus` command: serve the API and manage clients, through the same container as the server.
+"""The `horus` command: serve the API, and manage clients and signing keys through the use cases that the
+composition root hands it (app.cli_services), on the same storage as the server.
 
 Bad input ends in one line on stderr and a non-zero exit code, never a traceback. Secrets
 are printed once and only ever read from standard input, never from the command line.
@@ -8,39 +9,54 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import logging
 import os
+import pwd
 import signal
+import socket
 import sys
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
-from typing import Any, TextIO
+from collections.abc import Mapping, Sequence
+from typing import Any, NoReturn, TextIO
 
+from horus import __version__
 from horus.adapters.observability.logs import configure_logging, stop_logging
 from horus.adapters.security.server_key import ServerKeyError
 from horus.adapters.signing.key_material import SigningKeyError
-from horus.adapters.signing.key_ring import KEY_REFRESH_SECONDS, KeyRevocation
-from horus.app import Container, build_container, check_startup, create_app, resolved, shutdown
+from horus.adapters.signing.key_ring import KEY_REFRESH_SECONDS
+from horus.app import StartupError, build_container, check_startup, cli_services, create_app
 from horus.domain.administration import ClientAdministration, ClientWithSecret
 from horus.domain.client import Client
 from horus.domain.errors import HorusError
-from horus.domain.signing_key import StoredSigningKey, active_key, is_published
+from horus.domain.key_administration import KeyAdministration, KeyRevocation, KeyStatus, UnknownSigningKey
 from horus.domain.token_request import MAX_CLIENT_SECRET_LENGTH
-from horus.settings import ConfigurationError, settings_from_env
+from horus.settings import ConfigurationError, Settings, settings_from_env
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+"""Usage, configuration and start-up errors: the command could not begin its work."""
 AUDIT_LOG = logging.getLogger("horus.audit")
+LOG = logging.getLogger("horus.cli")
+READ_ONLY = frozenset({("clients", "list"), ("clients", "show"), ("keys", "list")})
+"""Commands that change nothing, and so create no database and no key file."""
 
 
 class CliError(Exception):
     """A problem the user can fix; printed as one line."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error in one line (its usage text is what `--help` is for)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"horus: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="horus", description="Horus OAuth 2.0 client-credentials token service")
+    parser = _Parser(prog="horus", description="Horus OAuth 2.0 client-credentials token service")
+    parser.add_argument("--version", action="version", version=f"horus {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the HTTP API")
@@ -92,21 +108,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def key_state(key: StoredSigningKey, now: datetime, active_kid: str | None) -> str:
-    if not is_published(key, now):
-        return "retired"
-    if key.kid == active_kid:
-        return "retiring" if key.retires_at is not None else "active"
-    if key.activates_at > now:
-        return "pending"
-    return "retiring" if key.retires_at is not None else "published"
-
-
-def key_json(key: StoredSigningKey, state: str) -> dict[str, Any]:
+def key_json(status: KeyStatus) -> dict[str, Any]:
+    key = status.key
     return {
         "kid": key.kid,
         "algorithm": key.algorithm,
-        "state": state,
+        "state": str(status.state),
         "createdAt": key.created_at.isoformat(),
         "activatesAt": key.activates_at.isoformat(),
         "retiresAt": key.retires_at.isoformat() if key.retires_at else None,
@@ -119,7 +126,7 @@ def _print_revocation(revocation: KeyRevocation, as_json: bool, out: TextIO) -> 
     if not revocation.already_out:
         AUDIT_LOG.info(
             "signing key revoked",
-            extra={"action": "key revoked", "kid": kid, "replacement_kid": replacement, "actor": _actor()},
+            extra={"action": "key revoked", "kid": kid, "replacement_kid": replacement, **_actor()},
         )
     if as_json:
         print(json.dumps({"kid": kid, "alreadyOut": revocation.already_out, "replacementKid": replacement}), file=out)
@@ -136,21 +143,18 @@ def _print_revocation(revocation: KeyRevocation, as_json: bool, out: TextIO) -> 
             print(f"new key {replacement} signs from {starts}", file=out)
 
 
-async def _run_keys(args: argparse.Namespace, container: Container, out: TextIO) -> None:
-    settings = container.settings()
-    if settings.signing_alg != "ES256" or settings.signing_key_file is not None:
+async def _run_keys(args: argparse.Namespace, keys: KeyAdministration | None, out: TextIO) -> None:
+    if keys is None:
         raise CliError(
             "key rotation and revocation manage the generated ES256 keys; with HS256 or a key file, change the"
             " configuration"
         )
-    keys = await resolved(container.stored_keys())
     if args.action == "revoke":
-        _print_revocation(await keys.revoke(args.kid, timedelta(seconds=settings.token_ttl)), args.json, out)
+        _print_revocation(await keys.revoke(args.kid), args.json, out)
         return
     if args.action == "rotate":
-        new, schedule = await keys.rotate(
-            timedelta(seconds=settings.key_rotation_lead), timedelta(seconds=settings.token_ttl)
-        )
+        rotation = await keys.rotate()
+        new, schedule = rotation.key, rotation.schedule
         AUDIT_LOG.info(
             "signing key rotated",
             extra={
@@ -158,7 +162,7 @@ async def _run_keys(args: argparse.Namespace, container: Container, out: TextIO)
                 "kid": new.kid,
                 "activates_at": schedule.activates_at.isoformat(),
                 "previous_retire_at": schedule.retire_previous_at.isoformat(),
-                "actor": _actor(),
+                **_actor(),
             },
         )
         if args.json:
@@ -176,17 +180,15 @@ async def _run_keys(args: argparse.Namespace, container: Container, out: TextIO)
             print(f"new key {new.kid} is published now and signs from {schedule.activates_at.isoformat()}", file=out)
             print(f"older keys leave the JWKS at {schedule.retire_previous_at.isoformat()}", file=out)
         return
-    now = container.clock().now()
-    stored = await keys.list_keys()
-    current = active_key(stored, now)
-    rows = [(key, key_state(key, now, current.kid if current else None)) for key in stored]
+    statuses = await keys.statuses()
     if args.json:
-        print(json.dumps([key_json(key, state) for key, state in rows]), file=out)
+        print(json.dumps([key_json(status) for status in statuses]), file=out)
         return
-    for key, state in rows:
+    for status in statuses:
+        key = status.key
         retires = key.retires_at.isoformat(timespec="seconds") if key.retires_at else "-"
         print(
-            f"{key.kid}  {key.algorithm}  {state:<9}  activates {key.activates_at.isoformat(timespec='seconds')}"
+            f"{key.kid}  {key.algorithm}  {status.state:<8}  activates {key.activates_at.isoformat(timespec='seconds')}"
             f"  retires {retires}",
             file=out,
         )
@@ -229,25 +231,61 @@ def _print_secret(result: ClientWithSecret, as_json: bool, out: TextIO) -> None:
 
 
 def read_secret_from_stdin(stdin: TextIO) -> str:
+    """The secret to import, from a prompt without echo on a terminal, else the whole of standard input (one
+    final line break dropped). It must be UTF-8: other bytes could never be sent in a token request."""
     if stdin.isatty():
         secret = getpass.getpass("client secret: ")
     else:
-        secret = stdin.read(MAX_CLIENT_SECRET_LENGTH + 3)
+        secret = _read_text(stdin, limit=4 * MAX_CLIENT_SECRET_LENGTH + 2)  # bytes: 4 at most for a character
         if secret.endswith("\r\n"):
             secret = secret[:-2]
         elif secret.endswith("\n"):
             secret = secret[:-1]
     if not secret:
         raise CliError("no secret on standard input")
+    if not _is_utf8(secret):
+        raise CliError("the secret on standard input is not valid UTF-8")
     return secret
 
 
-def _actor() -> str:
-    return os.environ.get("SUDO_USER") or os.environ.get("USER") or str(os.getuid())
+def _read_text(stdin: TextIO, limit: int) -> str:
+    """At most `limit` bytes (characters, on a stream without bytes underneath) of standard input, as UTF-8."""
+    binary = getattr(stdin, "buffer", None)
+    try:
+        data: bytes | str = binary.read(limit + 1) if binary is not None else stdin.read(limit + 1)
+        if len(data) > limit:
+            raise CliError(f"the secret on standard input is longer than {MAX_CLIENT_SECRET_LENGTH} characters")
+        return data.decode("utf-8") if isinstance(data, bytes) else data
+    except UnicodeDecodeError:  # bytes that are not UTF-8, decoded here or by the text stream
+        raise CliError("the secret on standard input is not valid UTF-8") from None
+
+
+def _is_utf8(text: str) -> bool:
+    """False for text holding lone surrogates: what Python makes of bytes that are not UTF-8 in argv or a file."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _actor() -> dict[str, Any]:
+    """Who ran the command, as the operating system says (the process's user), for the audit line. The
+    environment's word (SUDO_USER, USER), which anyone can set, only as a claim beside it when it differs."""
+    uid = os.getuid()
+    try:
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:  # a uid without a passwd entry (some containers)
+        name = str(uid)
+    actor: dict[str, Any] = {"actor": name, "actor_uid": uid}
+    claimed = os.environ.get("SUDO_USER") or os.environ.get("USER")
+    if claimed and claimed != name:
+        actor["claimed_user"] = claimed
+    return actor
 
 
 def _audit(action: str, client_id: str, **details: Any) -> None:
-    AUDIT_LOG.info("client %s", action, extra={"action": action, "client_id": client_id, "actor": _actor(), **details})
+    AUDIT_LOG.info("client %s", action, extra={"action": action, "client_id": client_id, **_actor(), **details})
 
 
 async def _run_clients(args: argparse.Namespace, admin: ClientAdministration, out: TextIO, stdin: TextIO) -> None:
@@ -288,47 +326,102 @@ async def _run_clients(args: argparse.Namespace, admin: ClientAdministration, ou
             print(f"deleted {args.client_id}", file=out)
 
 
-async def _with_container(container: Container, work: Callable[[Container], Awaitable[None]]) -> None:
+async def _run(args: argparse.Namespace, settings: Settings, out: TextIO, stdin: TextIO) -> None:
+    read_only = (args.command, args.action) in READ_ONLY
+    path = settings.storage.path
+    new_database = not read_only and path is not None and not path.exists()
+    async with cli_services(settings, read_only) as services:
+        if args.command == "keys":
+            await _run_keys(args, services.keys, out)
+        else:
+            await _run_clients(args, services.clients, out, stdin)
+    if new_database and path is not None:
+        print(f"horus: created a new database at {path.absolute()}", file=sys.stderr)
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before anything starts (uvicorn's own way of binding, which it does for its
+    workers): a port in use is then one line and exit code 2, not a started application that stops again."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        await work(container)
-    finally:
-        await shutdown(container)
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        raise StartupError(
+            f"cannot listen on {host}:{port}: {error.strerror or error}; choose another port (--port, HORUS_PORT)"
+            " or address (--host, HORUS_HOST)"
+        ) from None
+    listener.set_inheritable(True)  # for the worker processes
+    return listener
 
 
-def _serve(container: Container, env: dict[str, str]) -> None:
+def _serve(settings: Settings, env: Mapping[str, str]) -> None:
     import uvicorn  # only the server needs it
+    from uvicorn.supervisors import Multiprocess
 
-    settings = container.settings()
-    asyncio.run(check_startup(container))
-    # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal once it has put our
-    # handler back: a no-op handler makes that graceful stop end in exit status 0.
-    signal.signal(signal.SIGTERM, lambda signum, frame: None)
-    if settings.workers > 1:
-        os.environ.update(env)  # each worker process builds its own container from the same settings
-        app: Any = "horus.app:create_app"
-    else:
-        app = create_app(container, serving=True)
-    uvicorn.run(
-        app,
-        factory=settings.workers > 1,
-        workers=settings.workers if settings.workers > 1 else None,
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        access_log=False,
-        log_config=None,
-        server_header=False,
-        proxy_headers=False,  # HORUS_TRUSTED_PROXIES alone decides whose X-Forwarded-For is believed
-        timeout_graceful_shutdown=10,
-    )
+    asyncio.run(check_startup(settings))
+    listener = _listening_socket(settings.host, settings.port)  # before the application starts
+    try:
+        # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal once it has put our
+        # handler back: a no-op handler makes that graceful stop end in exit status 0.
+        signal.signal(signal.SIGTERM, lambda signum, frame: None)
+        several = settings.workers > 1
+        if several:
+            os.environ.update(env)  # each worker process builds its own container from the same settings
+        app: Any = "horus.app:create_app" if several else create_app(build_container(settings), serving=True)
+        config = uvicorn.Config(
+            app,
+            factory=several,
+            workers=settings.workers,
+            host=settings.host,
+            port=listener.getsockname()[1],
+            loop="uvloop",
+            http="httptools",
+            lifespan="on",
+            access_log=False,
+            log_config=None,
+            server_header=False,
+            proxy_headers=False,  # HORUS_TRUSTED_PROXIES alone decides whose X-Forwarded-For is believed
+            timeout_graceful_shutdown=10,
+        )
+        LOG.info("listening on %s:%d", settings.host, config.port, extra={"issuer": settings.issuer})
+        if several:
+            Multiprocess(config, sockets=[listener]).run()
+            return
+        server = uvicorn.Server(config)
+        with contextlib.suppress(SystemExit):  # uvicorn's way out when the application's start-up fails
+            server.run(sockets=[listener])
+        if not server.started:
+            raise StartupError("the application did not start; the log lines above say why")
+    finally:
+        listener.close()
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO | None = None, stdin: TextIO | None = None) -> int:
-    args = _parser().parse_args(argv)
+def _fail(message: str, exit_code: int = EXIT_ERROR) -> int:
+    print(f"horus: {message}", file=sys.stderr)
+    return exit_code
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    out: TextIO | None = None,
+    stdin: TextIO | None = None,
+    env: Mapping[str, str] | None = None,
+) -> int:
+    """The `horus` command. Every failure ends in one line on stderr: exit code 2 when the command could not
+    begin (usage, configuration, start-up), 1 when it failed (an unknown client, a storage error); never a
+    traceback."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if not all(_is_utf8(argument) for argument in arguments):
+        return _fail("error: an argument is not valid UTF-8", EXIT_USAGE)
+    try:
+        args = _parser().parse_args(arguments)
+    except SystemExit as done:  # --help, --version, or a usage error, printed already
+        return done.code if isinstance(done.code, int) else EXIT_USAGE
     out = out or sys.stdout
-    env = dict(os.environ)
+    env = dict(os.environ if env is None else env)
     if args.command == "serve":
         if args.host:
             env["HORUS_HOST"] = args.host
@@ -339,27 +432,23 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, stdin: Te
     try:
         settings = settings_from_env(env)
         configure_logging(settings.log_level)
-        container = build_container(settings)
         if args.command == "serve":
-            _serve(container, env)
+            _serve(settings, env)
         else:
-
-            async def work(container: Container) -> None:
-                if args.command == "keys":
-                    await _run_keys(args, container, out)
-                    return
-                admin = await resolved(container.administration())
-                await _run_clients(args, admin, out, stdin or sys.stdin)
-
-            asyncio.run(_with_container(container, work))
-    except ConfigurationError as error:
-        print(f"horus: configuration error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except (HorusError, CliError, ServerKeyError, SigningKeyError) as error:
-        print(f"horus: {getattr(error, 'message', None) or error}", file=sys.stderr)
-        return EXIT_ERROR
+            asyncio.run(_run(args, settings, out, stdin or sys.stdin))
+    except (ConfigurationError, ServerKeyError) as error:
+        return _fail(f"configuration error: {error}", EXIT_USAGE)
+    except StartupError as error:
+        return _fail(f"cannot start: {error}", EXIT_USAGE)
+    except UnknownSigningKey as error:
+        return _fail(f"{error}; `horus keys list` shows them")
+    except (HorusError, CliError, SigningKeyError) as error:
+        return _fail(getattr(error, "message", None) or str(error))
     except KeyboardInterrupt:
         return 130
+    except Exception as error:  # a bug: still one line; HORUS_LOG_LEVEL=DEBUG logs where it happened
+        LOG.debug("unexpected error", exc_info=True)
+        return _fail(f"unexpected error: {error!r} (HORUS_LOG_LEVEL=DEBUG logs where)")
     finally:
         stop_logging()
     return 0

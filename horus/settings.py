@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -83,7 +84,12 @@ def parse_storage(url: str) -> StorageLocation:
             raise ConfigurationError("HORUS_STORAGE: write sqlite:///relative/path.db or sqlite:////absolute/path.db")
         return StorageLocation("sqlite", Path(url[len("sqlite:///") :]))
     if scheme in ("postgresql", "postgres"):
-        if not urlsplit(url).hostname:
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError when the port is not a number from 0 to 65535
+        except ValueError as error:  # the message names the part, never the password
+            raise ConfigurationError(f"HORUS_STORAGE: {error}; write postgresql://user@host:port/database") from None
+        if not parts.hostname:
             raise ConfigurationError("HORUS_STORAGE: write postgresql://user@host:port/database")
         return StorageLocation("postgresql", url=url)
     raise ConfigurationError(
@@ -105,7 +111,10 @@ def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: in
 
 
 def _url(name: str, value: str) -> str:
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError as error:
+        raise ConfigurationError(f"{name}: {value!r} is not an http(s) URL ({error})") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigurationError(f"{name}: {value!r} is not an http(s) URL")
     return value
@@ -116,12 +125,39 @@ def _path(env: Mapping[str, str], name: str) -> Path | None:
     return Path(raw) if raw else None
 
 
+def _is_wildcard(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return False
+
+
+def _default_issuer(host: str, port: int) -> str:
+    """http://HOST:PORT, when that is an address clients can use: not a wildcard address, not a port chosen at start."""
+    if _is_wildcard(host):
+        raise ConfigurationError(
+            f"HORUS_ISSUER: required when listening on {host} (every address, none that clients use): set it to the"
+            " URL clients reach Horus at, e.g. HORUS_ISSUER=https://auth.example.com"
+        )
+    if port == 0:
+        raise ConfigurationError(
+            "HORUS_ISSUER: required with port 0 (a port chosen at start): set it to the URL clients reach Horus at,"
+            " or give a port"
+        )
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def settings_from_env(env: Mapping[str, str]) -> Settings:
+    for name, value in env.items():
+        if name.startswith("HORUS_") and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:  # os.environ holds undecodable bytes as lone surrogates
+                raise ConfigurationError(f"{name}: not valid UTF-8") from None
     host = env.get("HORUS_HOST") or "127.0.0.1"
     port = _integer(env, "HORUS_PORT", 8080, 0, 65535)
     storage = parse_storage(env.get("HORUS_STORAGE") or "sqlite:///horus.db")
-    host_in_url = f"[{host}]" if ":" in host else host
-    issuer = _url("HORUS_ISSUER", env.get("HORUS_ISSUER") or f"http://{host_in_url}:{port}")
+    issuer = _url("HORUS_ISSUER", env.get("HORUS_ISSUER") or _default_issuer(host, port))
     audience = env.get("HORUS_AUDIENCE") or issuer
     token_ttl = _integer(env, "HORUS_TOKEN_TTL", 3600, 1, MAX_TOKEN_TTL)
     signing_alg = (env.get("HORUS_SIGNING_ALG") or "ES256").upper()

@@ -12,7 +12,7 @@ from dependency_injector import providers
 from litestar.testing import AsyncTestClient
 
 from horus.adapters.observability.logs import JsonFormatter
-from horus.app import Container, build_container, create_app, resolved
+from horus.app import Container, build_container, create_app
 from horus.domain.administration import ClientAdministration
 from horus.settings import Settings, settings_from_env
 from tests.fakes import cheap_argon2
@@ -63,6 +63,6 @@ def admin(container: Container, client: AsyncTestClient[Any]) -> Callable[[], An
     """The ClientAdministration of the running app's container (same storage as the server)."""
 
     async def get() -> ClientAdministration:
-        return await resolved(container.administration())
+        return await container.administration.async_()
 
     return get

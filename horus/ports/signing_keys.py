@@ -1,4 +1,4 @@
-"""Where signing keys are kept, so that restarts and other instances sign with the same key."""
+"""Where signing keys are kept, so that restarts and other instances sign with the same key; how new ones are made."""
 
 from __future__ import annotations
 
@@ -15,9 +15,17 @@ class SigningKeyRepository(Protocol):
         ...
 
     async def add_key(self, key: StoredSigningKey) -> None:
-        """Raises ValueError when the kid is already stored."""
+        """Stores the key as given (its retires_at included); raises ValueError when the kid is already stored."""
         ...
 
     async def retire_keys(self, kids: Sequence[str], retires_at: datetime) -> None:
         """Sets when the given keys leave the JWKS (keys already retiring earlier keep their date)."""
+        ...
+
+
+class SigningKeyGenerator(Protocol):
+    def generate(
+        self, created_at: datetime, activates_at: datetime, retires_at: datetime | None = None
+    ) -> StoredSigningKey:
+        """A new key pair with its private half sealed for storage, not stored yet."""
         ...

@@ -21,12 +21,12 @@ KILLS = 8
 
 WRITER = """
 import asyncio, os, sys
-from horus.app import build_container, resolved
+from horus.app import build_container
 from horus.settings import settings_from_env
 
 async def main():
     container = build_container(settings_from_env(os.environ))
-    admin = await resolved(container.administration())
+    admin = await container.administration.async_()
     index = int(sys.argv[1])
     while True:
         created = await admin.create(client_id=f"crash-{index}", scope="a b")

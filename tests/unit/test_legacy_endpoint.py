@@ -12,7 +12,7 @@ from dependency_injector import providers
 from litestar.testing import AsyncTestClient
 
 from horus.adapters.storage.memory import MemoryStorage
-from horus.app import create_app, resolved
+from horus.app import create_app
 from horus.domain.errors import StorageUnavailable
 from tests.conftest import make_container, make_settings
 
@@ -54,7 +54,7 @@ async def test_a_charset_parameter_and_unknown_fields_are_fine(client: Any, regi
 async def test_the_configured_lifetime_shows_in_expires_in(registered: tuple[str, str]) -> None:
     container = make_container(make_settings(HORUS_TOKEN_TTL="120"))
     async with AsyncTestClient(app=create_app(container)) as test_client:  # type: ignore[arg-type]
-        created = await (await resolved(container.administration())).create(client_id="svc")
+        created = await (await container.administration.async_()).create(client_id="svc")
         response = await test_client.post(LEGACY, json=body("svc", created.secret or ""))
     assert "120s" == response.json()["content"]["expiresIn"]
 

@@ -5,7 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from horus.adapters.security.server_key import ServerKeyError, load_or_create_key_file, server_key_from_text
+from horus.adapters.security.server_key import (
+    ServerKeyError,
+    load_key_file,
+    load_or_create_key_file,
+    server_key_from_text,
+)
 
 
 def test_the_key_file_is_created_once_with_0600(tmp_path: Path) -> None:
@@ -38,3 +43,15 @@ def test_subkeys_differ_by_purpose_and_the_key_does_not_print() -> None:
     key = server_key_from_text("x" * 40, "HORUS_SECRET_KEY")
     assert key.derive("a") != key.derive("b")
     assert "x" * 40 not in repr(key)
+
+
+def test_reading_a_missing_key_file_creates_nothing_and_says_where_it_looked(tmp_path: Path) -> None:
+    path = tmp_path / "horus.key"
+    with pytest.raises(ServerKeyError, match=f"no server key file at {path}"):
+        load_key_file(path)
+    assert not path.exists()
+
+
+def test_reading_an_existing_key_file_gives_the_same_key(tmp_path: Path) -> None:
+    path = tmp_path / "horus.key"
+    assert load_or_create_key_file(path).material == load_key_file(path).material

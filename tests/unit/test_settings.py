@@ -66,6 +66,12 @@ def test_the_key_file_sits_beside_the_sqlite_file() -> None:
             "HORUS_SIGNING_KEY_FILE",
         ),
         ({"HORUS_LOG_LEVEL": "chatty"}, "HORUS_LOG_LEVEL"),
+        ({"HORUS_STORAGE": "postgresql://u@host:notaport/db"}, "HORUS_STORAGE"),
+        ({"HORUS_STORAGE": "postgresql://u@host:70000/db"}, "HORUS_STORAGE"),
+        ({"HORUS_STORAGE": "postgresql://u@[::1/db"}, "HORUS_STORAGE"),
+        ({"HORUS_ISSUER": "http://[::1"}, "HORUS_ISSUER"),
+        ({"HORUS_STORAGE": "sqlite:///\udcff.db"}, "HORUS_STORAGE"),
+        ({"HORUS_ISSUER": "https://auth.example.com/\udcff"}, "HORUS_ISSUER"),
     ],
 )
 def test_invalid_values_fail_naming_the_variable(env: dict[str, str], named: str) -> None:
@@ -79,3 +85,34 @@ def test_secrets_do_not_show_in_the_settings_repr() -> None:
     )
     assert "k" * 40 not in repr(settings)
     assert "s" * 40 not in repr(settings)
+
+
+def test_a_postgresql_url_error_does_not_show_the_password() -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        settings_from_env({"HORUS_STORAGE": "postgresql://u:hunter2-password@host:notaport/db"})
+    assert "hunter2" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"HORUS_HOST": "0.0.0.0"}, "0.0.0.0"),
+        ({"HORUS_HOST": "::"}, "::"),
+        ({"HORUS_HOST": "0:0:0:0:0:0:0:0"}, "0:0:0:0:0:0:0:0"),
+        ({"HORUS_PORT": "0"}, "port 0"),
+    ],
+)
+def test_an_issuer_nobody_can_reach_is_refused_and_the_message_says_to_set_horus_issuer(
+    env: dict[str, str], named: str
+) -> None:
+    """Issue 13: `horus serve --host 0.0.0.0` published http://0.0.0.0:8080 as issuer; port 0 an issuer ending in :0."""
+    with pytest.raises(ConfigurationError) as refused:
+        settings_from_env(env)
+    assert str(refused.value).startswith("HORUS_ISSUER: required")
+    assert named in str(refused.value)
+
+
+@pytest.mark.parametrize("env", [{"HORUS_HOST": "0.0.0.0"}, {"HORUS_HOST": "::"}, {"HORUS_PORT": "0"}])
+def test_a_wildcard_address_or_port_0_is_fine_with_an_issuer(env: dict[str, str]) -> None:
+    settings = settings_from_env({**env, "HORUS_ISSUER": "https://auth.example.com"})
+    assert ("https://auth.example.com", "https://auth.example.com") == (settings.issuer, settings.audience)

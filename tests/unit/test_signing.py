@@ -5,16 +5,17 @@ from __future__ import annotations
 import base64
 import json
 import os
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
 from horus.adapters.base64url import b64url
-from horus.adapters.signing.jwt_signer import p256_der_to_raw
+from horus.adapters.signing.jwt_signer import P256_ORDER
 from horus.adapters.signing.jwt_verifier import JwtVerifier
 from horus.adapters.signing.key_material import KeyEncryption, SigningKeyError, generate_es256_key
 from horus.adapters.signing.key_ring import KeyRing, hs256_key_ring, key_file_ring, stored_key_ring
@@ -265,30 +266,109 @@ def test_b64url_is_base64url_without_padding(size: int) -> None:
     assert base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii") == b64url(data)
 
 
-# The DER to R || S conversion reads OpenSSL's layout itself; it must agree with cryptography's decoder.
+# One token, one encoding: a signature Horus did not write in its own form is refused, even where it verifies.
+
+
+def _with_signature(token: str, signature: str) -> str:
+    return token[: token.rindex(".") + 1] + signature
+
+
+BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def _flip_unused_bit(last: str) -> str:
+    """The last character of 64 bytes in base64url carries 2 bits of them; its lowest bit is padding."""
+    return BASE64URL[BASE64URL.index(last) ^ 1]
+
+
+def _high_s_twin(token: str) -> str:
+    """The same token with (r, n - s): as valid an ECDSA signature as (r, s), which PyJWT accepts."""
+    raw = base64.urlsafe_b64decode(token.rsplit(".", 1)[1] + "==")
+    r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
+    return _with_signature(token, b64url(r.to_bytes(32, "big") + (P256_ORDER - s).to_bytes(32, "big")))
+
+
+def test_every_es256_signature_horus_writes_has_the_low_s(ring: KeyRing, clock: FixedClock) -> None:
+    for number in range(200):  # an ECDSA signature has the high s half of the time
+        token = ring.sign(claims(clock, jti=f"jti-{number}"))
+        raw = base64.urlsafe_b64decode(token.rsplit(".", 1)[1] + "==")
+        assert int.from_bytes(raw[32:], "big") <= P256_ORDER // 2
+
+
+def test_a_token_with_the_high_s_twin_of_its_signature_is_refused(
+    ring: KeyRing, verifier: JwtVerifier, clock: FixedClock
+) -> None:
+    token = ring.sign(claims(clock))
+    twin = _high_s_twin(token)
+    public = jwt.PyJWK(ring.jwks()["keys"][0])
+    options = {"verify_exp": False, "verify_iat": False}
+    decoded = jwt.decode(twin, public, algorithms=["ES256"], audience=AUDIENCE, options=options)
+    assert decoded == jwt.decode(token, public, algorithms=["ES256"], audience=AUDIENCE, options=options)
+    assert (True, None) == (verifier.verify(token) is not None, verifier.verify(twin))
 
 
 @pytest.mark.parametrize(
-    ("r", "s"),
-    [(1, 1), (127, 128), (2**255, 5), (2**256 - 1, 2**248), (2**200, 2**256 - 2), (2**7, 2**255 + 1)],
+    "reencode",
+    [
+        pytest.param(lambda signature: signature + "==", id="padded"),
+        pytest.param(lambda signature: signature[:-1] + _flip_unused_bit(signature[-1]), id="unused-bit-set"),
+        pytest.param(lambda signature: signature + "A", id="one-character-longer"),
+        pytest.param(lambda signature: signature[:-2], id="shorter"),
+        pytest.param(lambda signature: signature[:40] + "!" + signature[40:], id="a-character-the-decoder-skips"),
+        pytest.param(lambda signature: b64url(bytes(32) + base64.urlsafe_b64decode(signature + "==")[32:]), id="r-0"),
+    ],
 )
-def test_der_to_raw_agrees_with_cryptography_at_the_edges(r: int, s: int) -> None:
-    der = encode_dss_signature(r, s)
-    assert r.to_bytes(32, "big") + s.to_bytes(32, "big") == p256_der_to_raw(der)
+def test_a_token_whose_signature_is_re_encoded_is_refused(
+    ring: KeyRing, verifier: JwtVerifier, clock: FixedClock, reencode: Any
+) -> None:
+    token = ring.sign(claims(clock))
+    signature = token.rsplit(".", 1)[1]
+    assert verifier.verify(token) is not None
+    assert verifier.verify(_with_signature(token, reencode(signature))) is None
 
 
-def test_der_to_raw_agrees_with_cryptography_on_real_signatures() -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
-    for _ in range(2000):  # about 1 in 128 has a 31-byte R or S, about half a leading 0x00
-        der = key.sign(os.urandom(16), ec.ECDSA(hashes.SHA256()))
-        r, s = decode_dss_signature(der)
-        assert r.to_bytes(32, "big") + s.to_bytes(32, "big") == p256_der_to_raw(der)
+def test_an_hs256_token_with_a_padded_signature_is_refused(clock: FixedClock) -> None:
+    ring = hs256_key_ring("s" * 40)
+    verifier = JwtVerifier(ring, ISSUER, AUDIENCE, clock)
+    token = ring.sign(claims(clock))
+    assert verifier.verify(token) is not None
+    assert verifier.verify(token + "=") is None
 
 
-NOT_SIGNATURES = [b"", b"\x30", b"\x30\x06\x02\x01\x01", b"\x31\x06\x02\x01\x01\x02\x01\x01", b"\x00" * 70]
+# The JWKS is derived from the decrypted private keys, never from the stored public half.
 
 
-@pytest.mark.parametrize("der", NOT_SIGNATURES)
-def test_der_to_raw_refuses_what_is_not_a_signature(der: bytes) -> None:
-    with pytest.raises(ValueError, match="asn1"):
-        p256_der_to_raw(der)
+async def test_a_stored_public_key_that_is_not_the_private_keys_is_left_out_of_the_jwks(clock: FixedClock) -> None:
+    storage = MemoryStorage()
+    encryption = KeyEncryption(b"e" * 32)
+    signing = await stored_key_ring(storage, encryption, clock)
+    other = encryption.generate(clock.now(), clock.now(), retires_at=clock.now() + timedelta(hours=2))
+    intruder = generate_es256_key().public_jwk  # a database writer's own key, under a real kid
+    await storage.add_key(replace(other, public_jwk=json.dumps({**intruder, "kid": other.kid})))
+
+    ring = await stored_key_ring(storage, encryption, clock)
+    assert [signing.active_kid] == [key["kid"] for key in ring.jwks()["keys"]]
+    assert ring.verification_key(other.kid) is None
+
+
+async def test_a_signing_key_whose_stored_public_key_was_replaced_stops_the_start(clock: FixedClock) -> None:
+    storage = MemoryStorage()
+    encryption = KeyEncryption(b"e" * 32)
+    await stored_key_ring(storage, encryption, clock)
+    (stored,) = await storage.list_keys()
+    intruder = {**generate_es256_key().public_jwk, "kid": stored.kid}
+    tampered = MemoryStorage()
+    await tampered.add_key(replace(stored, public_jwk=json.dumps(intruder)))
+
+    with pytest.raises(SigningKeyError, match=f"signing key {stored.kid}: the stored public key is not"):
+        await stored_key_ring(tampered, encryption, clock)
+
+
+async def test_the_published_jwk_is_the_one_derived_from_the_private_key(clock: FixedClock) -> None:
+    storage = MemoryStorage()
+    encryption = KeyEncryption(b"e" * 32)
+    ring = await stored_key_ring(storage, encryption, clock)
+    (stored,) = await storage.list_keys()
+    derived = encryption.open(stored).public_jwk
+    assert [derived] == list(ring.jwks()["keys"])
+    assert derived["kid"] == stored.kid

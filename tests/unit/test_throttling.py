@@ -13,7 +13,7 @@ from litestar.testing import AsyncTestClient
 
 from horus.adapters.throttling.memory import MemoryAdmission
 from horus.adapters.throttling.stored import StoredAdmission
-from horus.app import create_app, resolved
+from horus.app import create_app
 from horus.domain.client_secret import format_generated_secret
 from horus.domain.errors import StorageUnavailable, TooManyAttempts
 from horus.domain.throttling import ThrottleKey, ThrottlePolicy, client_key, throttle_keys
@@ -224,8 +224,8 @@ async def test_a_guess_whose_failure_could_not_be_stored_still_counts() -> None:
 async def test_over_the_limit_no_secret_is_verified_and_the_answer_is_429() -> None:
     container = make_container(make_settings(HORUS_THROTTLE_CLIENT_FAILURES="3"))
     async with AsyncTestClient(app=create_app(container)) as client:  # type: ignore[arg-type]
-        created = await (await resolved(container.administration())).create(client_id="svc")
-        other = await (await resolved(container.administration())).create(client_id="other")
+        created = await (await container.administration.async_()).create(client_id="svc")
+        other = await (await container.administration.async_()).create(client_id="other")
         wrong = {"grantType": "client_credentials", "clientId": "svc", "clientSecret": other.secret}
         statuses = [(await client.post(LEGACY, json=wrong)).status_code for _ in range(5)]
         assert [401, 401, 401, 429, 429] == statuses

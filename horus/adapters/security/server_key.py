@@ -46,6 +46,17 @@ def server_key_from_text(text: str, source: str) -> ServerKey:
     return ServerKey(material)
 
 
+def load_key_file(path: Path) -> ServerKey:
+    """Reads the key file, which must exist: for commands that only read, and so must not create a key."""
+    try:
+        return _read_key_file(path)
+    except FileNotFoundError:
+        raise ServerKeyError(
+            f"HORUS_SECRET_KEY_FILE: no server key file at {path.absolute()}; give the server's"
+            " (HORUS_SECRET_KEY_FILE, or HORUS_SECRET_KEY)"
+        ) from None
+
+
 def load_or_create_key_file(path: Path) -> ServerKey:
     """Reads the key file, or creates it (0600, exclusive create, so two starting processes agree)."""
     try:

@@ -2,9 +2,9 @@
 
 The header never changes for a key, so it is serialised once; per token only the claims
 are encoded and signed (what jwt.encode would redo on every call). ES256 signs with
-cryptography directly, the call PyJWT's ECAlgorithm makes, without the per-call ECDSA
-object and DER re-encoding around it (3 us of 26); HS256 goes through PyJWT's algorithm.
-Tokens are verified with PyJWT (tests and jwt_verifier), so both stay one format.
+cryptography directly, the call PyJWT's ECAlgorithm makes, and keeps the low s (see
+jwt_verifier: one token, one encoding); HS256 goes through PyJWT's algorithm. Tokens are
+verified with PyJWT (tests and jwt_verifier), so both stay one format.
 """
 
 from __future__ import annotations
@@ -52,21 +52,8 @@ class JwtSigner:
         return (signing_input + b"." + b64url_bytes(self._signature(signing_input))).decode("ascii")
 
 
-def p256_der_to_raw(der: bytes) -> bytes:
-    """An ECDSA P-256 signature from DER, SEQUENCE { INTEGER r, INTEGER s }, to JWS's R || S (RFC 7518 3.4).
-
-    Reads the fixed layout OpenSSL writes for this curve (both lengths below 128, so one byte each),
-    at a third of decode_dss_signature's cost, which builds two Python ints; anything else goes to it."""
-    r_length = der[3] if len(der) > 3 else 0
-    s_at = 4 + r_length
-    if 0 < r_length <= 33 and len(der) > s_at + 1 and der[0] == 0x30 and der[2] == 0x02 and der[s_at] == 0x02:
-        s_length = der[s_at + 1]
-        if 0 < s_length <= 33 and len(der) == s_at + 2 + s_length:
-            # A DER INTEGER is minimal and signed: a leading 0x00 when the top bit is set, fewer bytes when small.
-            r, s = der[4:s_at], der[s_at + 2 :]
-            return r[-32:].rjust(32, b"\x00") + s[-32:].rjust(32, b"\x00")
-    r_int, s_int = decode_dss_signature(der)
-    return r_int.to_bytes(32, "big") + s_int.to_bytes(32, "big")
+# The order of P-256's group (SEC 2, secp256r1 "n"). With (r, s), (r, n - s) is a valid ECDSA signature too.
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
 def es256_signer(key: AsymmetricKey) -> JwtSigner:
@@ -76,7 +63,10 @@ def es256_signer(key: AsymmetricKey) -> JwtSigner:
     sha256 = hashlib.sha256
 
     def signature(signing_input: bytes) -> bytes:
-        return p256_der_to_raw(private_key.sign(sha256(signing_input).digest(), ecdsa))
+        """JWS's R || S (RFC 7518 3.4) with the low s of the two valid ones, the only form the verifier accepts:
+        so that a token has exactly one encoding."""
+        r, s = decode_dss_signature(private_key.sign(sha256(signing_input).digest(), ecdsa))
+        return r.to_bytes(32, "big") + min(s, P256_ORDER - s).to_bytes(32, "big")
 
     return JwtSigner(key.kid, ES256, signature)
 

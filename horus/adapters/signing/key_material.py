@@ -18,6 +18,7 @@ from jwt.algorithms import ECAlgorithm
 
 from horus.adapters.base64url import b64url
 from horus.domain.signing_key import StoredSigningKey
+from horus.ports.signing_keys import SigningKeyGenerator
 
 ES256 = "ES256"
 HS256 = "HS256"
@@ -68,13 +69,28 @@ def load_pem_key_file(path: Path) -> AsymmetricKey:
     return es256_key(private_key)
 
 
-class KeyEncryption:
+class MismatchedPublicKey(SigningKeyError):
+    """A stored key whose public half is not the public half of its (decrypted) private key: someone who can
+    write to the database but does not hold the server key tried to publish a key of their own."""
+
+
+PUBLIC_MEMBERS = ("kty", "crv", "x", "y", "kid")
+
+
+class KeyEncryption(SigningKeyGenerator):
     """AES-256-GCM under a subkey of the server key; the kid is bound in as associated data."""
 
     def __init__(self, key: bytes) -> None:
         self._aead = AESGCM(key)
 
-    def seal(self, key: AsymmetricKey, created_at: datetime, activates_at: datetime) -> StoredSigningKey:
+    def generate(
+        self, created_at: datetime, activates_at: datetime, retires_at: datetime | None = None
+    ) -> StoredSigningKey:
+        return self.seal(generate_es256_key(), created_at, activates_at, retires_at)
+
+    def seal(
+        self, key: AsymmetricKey, created_at: datetime, activates_at: datetime, retires_at: datetime | None = None
+    ) -> StoredSigningKey:
         der = key.private_key.private_bytes(
             serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
@@ -87,9 +103,11 @@ class KeyEncryption:
             public_jwk=json.dumps(key.public_jwk, separators=(",", ":"), sort_keys=True),
             created_at=created_at,
             activates_at=activates_at,
+            retires_at=retires_at,
         )
 
     def open(self, stored: StoredSigningKey) -> AsymmetricKey:
+        """The key pair, its public JWK derived from the private key; the stored public half must be that one."""
         nonce, sealed = stored.encrypted_private_key[:12], stored.encrypted_private_key[12:]
         try:
             der = self._aead.decrypt(nonce, sealed, stored.kid.encode())
@@ -101,4 +119,17 @@ class KeyEncryption:
         private_key = serialization.load_der_private_key(der, password=None)
         if not isinstance(private_key, ec.EllipticCurvePrivateKey):
             raise SigningKeyError(f"signing key {stored.kid} is not an EC key")
-        return es256_key(private_key)
+        key = es256_key(private_key)
+        if _public_members(stored.public_jwk) != {name: key.public_jwk[name] for name in PUBLIC_MEMBERS}:
+            raise MismatchedPublicKey(
+                f"signing key {stored.kid}: the stored public key is not the public half of its private key"
+            )
+        return key
+
+
+def _public_members(public_jwk: str) -> dict[str, Any] | None:
+    try:
+        parsed = json.loads(public_jwk)
+    except ValueError:
+        return None
+    return {name: parsed.get(name) for name in PUBLIC_MEMBERS} if isinstance(parsed, dict) else None

@@ -3,39 +3,25 @@
 Three sources, chosen by configuration: keys kept in storage (generated on first start,
 encrypted under the server key, rotated with `horus keys rotate`), a PEM key file, or an
 HS256 shared secret. Stored keys are re-read periodically, so every instance follows a
-rotation; a key whose activation time comes between two reads takes over at the first
-token signed after it, without waiting for the next read.
+rotation; a key due to take over between two reads does so at the first token signed after
+its time, without waiting for the next read. Which key signs when is the domain's rule
+(signing_key.signing_timeline); this module holds only key material.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from horus.adapters.signing.jwt_signer import JwtSigner, es256_signer, hs256_secret, hs256_signer
-from horus.adapters.signing.key_material import (
-    AsymmetricKey,
-    KeyEncryption,
-    SigningKeyError,
-    generate_es256_key,
-    load_pem_key_file,
-)
+from horus.adapters.signing.key_material import AsymmetricKey, KeyEncryption, SigningKeyError, load_pem_key_file
 from horus.domain.errors import StorageUnavailable
-from horus.domain.signing_key import (
-    RotationSchedule,
-    StoredSigningKey,
-    active_key,
-    is_published,
-    pending_keys,
-    revocation_plan,
-    rotation_schedule,
-)
+from horus.domain.key_administration import KeyAdministration
+from horus.domain.signing_key import StoredSigningKey, is_published, signing_timeline
 from horus.domain.token import AccessTokenClaims
 from horus.ports.clock import Clock
 from horus.ports.signing import PublicKeySet
@@ -98,93 +84,61 @@ def key_file_ring(path: Path) -> KeyRing:
     return KeyRing(es256_signer(key), {key.kid: key.private_key.public_key()}, [key.public_jwk])
 
 
-@dataclass(frozen=True, slots=True)
-class KeyRevocation:
-    key: StoredSigningKey
-    replacement: StoredSigningKey | None
-    """The new key that takes the revoked one's place: signing now, or on its rotation schedule."""
-    already_out: bool
-    """The key had already left the JWKS; nothing changed."""
-
-
 class StoredKeys:
-    """Builds key rings from the keys in storage; decrypts each key once."""
+    """Builds key rings from the keys in storage; decrypts each key once (again if its row changes).
 
-    def __init__(self, keys: SigningKeyRepository, encryption: KeyEncryption, clock: Clock) -> None:
-        self._keys = keys
+    What is published and what verifies is derived from each decrypted private key, never taken from the
+    stored public half. A key whose stored public half differs, or that cannot be decrypted, is left out
+    with an error logged; when it signs now or is due to sign, no ring is built at all: Horus refuses to
+    start, and a running instance keeps the keys it has, until `horus keys revoke KID` replaces it.
+    """
+
+    def __init__(self, administration: KeyAdministration, encryption: KeyEncryption, clock: Clock) -> None:
+        self._administration = administration
         self._encryption = encryption
         self._clock = clock
-        self._opened: dict[str, AsymmetricKey] = {}
+        self._opened: dict[str, tuple[tuple[bytes, str], AsymmetricKey]] = {}
+        self._reported: set[str] = set()
 
     def _open(self, stored: StoredSigningKey) -> AsymmetricKey:
-        opened = self._opened.get(stored.kid)
-        if opened is None:
-            opened = self._opened[stored.kid] = self._encryption.open(stored)
-        return opened
-
-    async def generate(self, activates_at: datetime | None = None) -> StoredSigningKey:
-        now = self._clock.now()
-        sealed = self._encryption.seal(generate_es256_key(), created_at=now, activates_at=activates_at or now)
-        await self._keys.add_key(sealed)
-        return sealed
-
-    async def rotate(self, lead: timedelta, token_lifetime: timedelta) -> tuple[StoredSigningKey, RotationSchedule]:
-        """Publishes a new key now, signs with it after `lead`, retires the others once their tokens expired."""
-        now = self._clock.now()
-        schedule = rotation_schedule(now, lead, token_lifetime)
-        previous = [key.kid for key in await self._keys.list_keys() if is_published(key, now)]
-        new = await self.generate(activates_at=schedule.activates_at)
-        await self._keys.retire_keys(previous, schedule.retire_previous_at)
-        return new, schedule
-
-    async def revoke(self, kid: str, token_lifetime: timedelta) -> KeyRevocation:
-        """Takes a key out of the JWKS now, as for a compromised key: every instance stops signing with it and
-        accepting its tokens at its next read (KEY_REFRESH_SECONDS). A new key replaces it when it signs now
-        (signing at once, without the rotation lead time) or was to take over from the others (same schedule)."""
-        now = self._clock.now()
-        stored = await self._keys.list_keys()
-        key = next((key for key in stored if key.kid == kid), None)
-        if key is None:
-            raise SigningKeyError(f"no signing key {kid!r}; `horus keys list` shows them")
-        plan = revocation_plan(stored, kid, now, token_lifetime)
-        if plan is None:
-            return KeyRevocation(key, replacement=None, already_out=True)
-        replacement = None
-        if plan.replacement_activates_at is not None:  # first, so that some key can always sign
-            replacement = await self.generate(activates_at=plan.replacement_activates_at)
-            if plan.replacement_retires_at is not None:
-                await self._keys.retire_keys([replacement.kid], plan.replacement_retires_at)
-                replacement = replace(replacement, retires_at=plan.replacement_retires_at)
-        await self._keys.retire_keys([kid], plan.retire_at)
-        return KeyRevocation(key, replacement, already_out=False)
-
-    async def list_keys(self) -> Sequence[StoredSigningKey]:
-        return await self._keys.list_keys()
+        row = (stored.encrypted_private_key, stored.public_jwk)
+        cached = self._opened.get(stored.kid)
+        if cached is None or cached[0] != row:
+            cached = self._opened[stored.kid] = (row, self._encryption.open(stored))
+        return cached[1]
 
     async def load(self) -> KeyRing:
         """The ring as storage has it now; the first key is generated when there is none to sign with."""
+        stored = await self._administration.keys_for_signing()
         now = self._clock.now()
-        stored = await self._keys.list_keys()
-        if active_key(stored, now) is None:
-            await self.generate(activates_at=now)
-            stored = await self._keys.list_keys()
-        active = active_key(stored, now)
-        if active is None:
-            raise SigningKeyError("no usable signing key in storage")
         published = [key for key in stored if is_published(key, now)]
-        upcoming = [
-            (int(key.activates_at.timestamp()), es256_signer(self._open(key))) for key in pending_keys(stored, now)
-        ]
+        timeline = signing_timeline(published, now)
+        if not timeline or timeline[0][0] != now:
+            raise SigningKeyError("no usable signing key in storage")
+        signers = {key.kid for _, key in timeline}
+        opened: dict[str, AsymmetricKey] = {}
+        for key in published:
+            try:
+                opened[key.kid] = self._open(key)
+            except SigningKeyError as error:
+                if key.kid in signers:
+                    raise
+                if key.kid not in self._reported:
+                    self._reported.add(key.kid)
+                    LOG.error("signing key %s left out of the JWKS: %s", key.kid, error)
+        (_, current), *later = timeline
         return KeyRing(
-            es256_signer(self._open(active)),
-            {key.kid: self._open(key).private_key.public_key() for key in published},
-            [json.loads(key.public_jwk) for key in published],
-            upcoming,
+            es256_signer(opened[current.kid]),
+            {kid: key.private_key.public_key() for kid, key in opened.items()},
+            [key.public_jwk for key in opened.values()],
+            [(int(moment.timestamp()), es256_signer(opened[key.kid])) for moment, key in later],
         )
 
 
 async def stored_key_ring(keys: SigningKeyRepository, encryption: KeyEncryption, clock: Clock) -> KeyRing:
-    return await StoredKeys(keys, encryption, clock).load()
+    """A ring over `keys` with the default lifetimes: for tests and tools that need nothing else."""
+    administration = KeyAdministration(keys, encryption, clock, timedelta(seconds=3600), timedelta(seconds=600))
+    return await StoredKeys(administration, encryption, clock).load()
 
 
 async def refresh_forever(source: StoredKeys, ring: KeyRing, interval: float = KEY_REFRESH_SECONDS) -> None:
