@@ -44,7 +44,7 @@ from horus.adapters.storage.postgresql import PostgreSQLStorage
 from horus.adapters.storage.sqlite import SQLiteStorage
 from horus.adapters.system import SystemClock, SystemRandomness
 from horus.adapters.throttling.memory import MemoryAdmission
-from horus.adapters.throttling.stored import StoredAdmission
+from horus.adapters.throttling.shared import SharedAdmission
 from horus.domain.administration import ClientAdministration
 from horus.domain.authentication import ClientAuthenticator
 from horus.domain.errors import StorageUnavailable
@@ -176,7 +176,7 @@ class Container(containers.DeclarativeContainer):
     admission = providers.Selector(
         config.throttle.counter,
         memory=providers.Singleton(MemoryAdmission, config.throttle.window),
-        storage=providers.Singleton(StoredAdmission, open_storage, config.throttle.window),
+        storage=providers.Singleton(SharedAdmission, open_storage, config.throttle.window),
     )
     cached_clients = providers.Singleton(CachedClientRepository, open_storage, open_storage, config.client_cache_ttl)
     authenticator = providers.Singleton(ClientAuthenticator, cached_clients, secret_hasher, admission, throttle_policy)

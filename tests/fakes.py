@@ -70,6 +70,7 @@ class SharedCountersInMemory:
         self.counts: dict[tuple[str, int], list[int]] = {}
         self._latency = latency
         self.fail_writes = False
+        self.listeners: list[Callable[[str, int, int, int], None]] = []
 
     async def reserve_attempt(self, keys: Sequence[str], window: int) -> Sequence[tuple[int, int, int]]:
         await asyncio.sleep(self._latency())
@@ -87,6 +88,24 @@ class SharedCountersInMemory:
             for key in keys
         ]
 
+    async def record_failure(self, keys: Sequence[str], window: int) -> Sequence[tuple[int, int, int]]:
+        await asyncio.sleep(self._latency())
+        if self.fail_writes:
+            raise StorageUnavailable()
+        for key in keys:
+            self.counts.setdefault((key, window), [0, 0])[0] += 1
+        self._tell(keys, window)
+        return [
+            (*self.counts[(key, window)], self.counts.get((key, window - 1), [0, 0])[0])  # type: ignore[misc]
+            for key in keys
+        ]
+
+    def _tell(self, keys: Sequence[str], window: int) -> None:
+        """The feed: every listener hears of each failure, as the processes sharing a database do."""
+        for listener in self.listeners:
+            for key in keys:
+                listener(key, window, self.counts[(key, window)][0], self.counts.get((key, window - 1), [0, 0])[0])
+
     async def end_attempt(self, keys: Sequence[str], window: int, failed: bool) -> None:
         await asyncio.sleep(self._latency())
         if self.fail_writes:
@@ -95,6 +114,8 @@ class SharedCountersInMemory:
             counts = self.counts[(key, window)]
             counts[1] -= 1
             counts[0] += 1 if failed else 0
+        if failed:
+            self._tell(keys, window)
 
 
 @dataclass

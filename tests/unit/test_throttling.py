@@ -12,7 +12,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from horus.adapters.throttling.memory import MemoryAdmission
-from horus.adapters.throttling.stored import StoredAdmission
+from horus.adapters.throttling.shared import SharedAdmission
 from horus.app import create_app
 from horus.domain.client_secret import format_generated_secret
 from horus.domain.errors import StorageUnavailable, TooManyAttempts
@@ -30,11 +30,11 @@ def memory_admission(ticker: Ticker) -> Admission:
     return MemoryAdmission(60, clock=ticker)
 
 
-def stored_admission(ticker: Ticker) -> Admission:
-    return StoredAdmission(SharedCountersInMemory(latency=lambda: random.uniform(0, 0.002)), 60, clock=ticker)
+def shared_admission(ticker: Ticker) -> Admission:
+    return SharedAdmission(SharedCountersInMemory(latency=lambda: random.uniform(0, 0.002)), 60, clock=ticker)
 
 
-ADMISSIONS = [pytest.param(memory_admission, id="memory"), pytest.param(stored_admission, id="stored")]
+ADMISSIONS = [pytest.param(memory_admission, id="memory"), pytest.param(shared_admission, id="shared")]
 
 
 @pytest.fixture(params=ADMISSIONS)
@@ -210,15 +210,71 @@ async def test_cancelling_waiting_attempts_leaves_no_one_waiting_forever(admissi
 
 async def test_a_guess_whose_failure_could_not_be_stored_still_counts() -> None:
     counters = SharedCountersInMemory()
-    admission = StoredAdmission(counters, 60, clock=Ticker(), max_wait_seconds=0.1)
+    admission = SharedAdmission(counters, 60, clock=Ticker(), max_wait_seconds=0.1)
     keys = throttle_keys(POLICY, "victim", "10.0.0.1")
     counters.fail_writes = True
-    for _ in range(10):
+    with pytest.raises(StorageUnavailable):
+        await fail(admission, keys)  # cold: its failure could not be written, but it is counted here
+    for _ in range(9):
         with pytest.raises(StorageUnavailable):
-            await fail(admission, keys)
+            await fail(admission, keys)  # hot: reserved in the database, the end could not be written
     counters.fail_writes = False
-    verified = await most_verified_in_a_burst(admission, [keys] * 5)
-    assert 0 == verified
+    assert 0 == await most_verified_in_a_burst(admission, [keys] * 5)
+
+
+def processes_sharing(count: int, feed: bool) -> list[SharedAdmission]:
+    """SharedAdmissions on one database, as `count` processes hold them; with or without the feed of failures."""
+    counters = SharedCountersInMemory(latency=lambda: random.uniform(0, 0.002))
+    processes = [SharedAdmission(counters, 60, clock=Ticker()) for _ in range(count)]
+    if feed:
+        counters.listeners = [process.hear_failures for process in processes]
+    return processes
+
+
+async def burst_over(processes: list[SharedAdmission], key_sets: Sequence[Sequence[ThrottleKey]]) -> int:
+    verified = 0
+
+    async def guess(index: int, keys: Sequence[ThrottleKey]) -> None:
+        nonlocal verified
+        with contextlib.suppress(TooManyAttempts):
+            async with processes[index % len(processes)].attempt(keys) as attempt:
+                verified += 1
+                await asyncio.sleep(random.uniform(0, 0.003))
+                await attempt.failed()
+
+    await asyncio.gather(*(guess(index, keys) for index, keys in enumerate(key_sets)))
+    return verified
+
+
+@pytest.mark.parametrize("feed", [True, False], ids=["with the feed", "without the feed"])
+async def test_a_burst_over_four_processes_passes_the_limit_by_at_most_three(feed: bool) -> None:
+    for _ in range(10):
+        verified = await burst_over(processes_sharing(4, feed), [throttle_keys(POLICY, "victim", "10.0.0.1")] * 200)
+        assert 10 <= verified <= 10 + 3
+        verified = await burst_over(
+            processes_sharing(4, feed), [throttle_keys(POLICY, f"id-{index}", "10.0.0.1") for index in range(400)]
+        )
+        assert 30 <= verified <= 30 + 3
+
+
+async def test_successes_on_cold_keys_make_no_storage_round_trip() -> None:
+    counters = SharedCountersInMemory()
+    calls = 0
+    reserve = counters.reserve_attempt
+
+    async def counted(keys: Sequence[str], window: int) -> Sequence[tuple[int, int, int]]:
+        nonlocal calls
+        calls += 1
+        return await reserve(keys, window)
+
+    counters.reserve_attempt = counted  # type: ignore[method-assign]
+    admission = SharedAdmission(counters, 60, clock=Ticker())
+    for _ in range(100):
+        assert await admitted(admission, throttle_keys(POLICY, "svc", "10.0.0.1"))
+    assert ({}, 0) == (counters.counts, calls)
+    await fail(admission, throttle_keys(POLICY, "other", "10.0.0.2"))
+    assert await admitted(admission, throttle_keys(POLICY, "svc", "10.0.0.1"))  # still cold
+    assert 0 == calls
 
 
 async def test_over_the_limit_no_secret_is_verified_and_the_answer_is_429() -> None:

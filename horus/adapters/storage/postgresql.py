@@ -247,6 +247,23 @@ class PostgreSQLStorage(ClientRepository, ClientChanges, SigningKeyRepository, R
         counts = {row[0]: (row[1], row[2], row[3]) for row in rows}
         return [counts[key] for key in keys]
 
+    async def record_failure(self, keys: Sequence[str], window: int) -> Sequence[tuple[int, int, int]]:
+        async with self._connection() as db:
+            rows = await db.fetch(
+                "WITH failed AS ("
+                " INSERT INTO throttle_counts (key, window_number, failures, in_flight)"
+                ' SELECT key, $2::bigint, 1, 0 FROM unnest($1::text[]) AS key ORDER BY key COLLATE "C"'
+                " ON CONFLICT (key, window_number) DO UPDATE SET failures = throttle_counts.failures + 1"
+                " RETURNING key, failures, in_flight)"
+                " SELECT failed.key, failed.failures, failed.in_flight, COALESCE(previous.failures, 0)"
+                " FROM failed LEFT JOIN throttle_counts AS previous"
+                " ON previous.key = failed.key AND previous.window_number = $2::bigint - 1",
+                list(keys),
+                window,
+            )
+        counts = {row[0]: (row[1], row[2], row[3]) for row in rows}
+        return [counts[key] for key in keys]
+
     async def attempt_counts(self, keys: Sequence[str], window: int) -> Sequence[tuple[int, int, int]]:
         async with self._connection() as db:
             rows = await db.fetch(

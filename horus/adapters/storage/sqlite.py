@@ -222,6 +222,16 @@ class SQLiteStorage(ClientRepository, ClientChanges, SigningKeyRepository, Revok
                 previous: dict[str, int] = {row[0]: row[1] for row in await cursor.fetchall()}
         return [(*current[key], previous.get(key, 0)) for key in keys]
 
+    async def record_failure(self, keys: Sequence[str], window: int) -> Sequence[tuple[int, int, int]]:
+        rows = ", ".join("(?, ?, 1, 0)" for _ in keys)
+        async with self._transaction() as db:
+            await db.execute(
+                f"INSERT INTO throttle_counts (key, window_number, failures, in_flight) VALUES {rows}"
+                " ON CONFLICT (key, window_number) DO UPDATE SET failures = failures + 1",
+                tuple(value for key in keys for value in (key, window)),
+            )
+        return await self.attempt_counts(keys, window)
+
     async def attempt_counts(self, keys: Sequence[str], window: int) -> Sequence[tuple[int, int, int]]:
         marks = ", ".join("?" for _ in keys)
         rows = await self._fetch_all(
