@@ -10,11 +10,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.processes import create_client, horus_env, run_horus, running_server
+from horus.domain.client_secret import format_generated_secret
+from tests.integration.processes import create_client, eventually, horus_env, run_horus, running_server
 
 pytestmark = pytest.mark.slow
 SAMPLES_PER_CASE = 1500
 LEGACY = "/v1/nonspec/oauth2/auth/server"
+# Well formed, checksum included, and nobody's: verified with the keyed hash, where a storage read would show.
+WRONG_SECRET = format_generated_secret(bytes(range(32)))
 
 
 def test_failure_cases_have_the_same_response_time(tmp_path: Path) -> None:
@@ -56,3 +59,66 @@ def test_failure_cases_have_the_same_response_time(tmp_path: Path) -> None:
     print("medians (ms):", {name: round(value * 1000, 4) for name, value in medians.items()})
     spread = (max(medians.values()) - min(medians.values())) / min(medians.values())
     assert spread < 0.05, f"medians differ by {spread:.1%}: {medians}"
+
+
+def area_under_curve(slower: list[float], faster: list[float]) -> float:
+    """The probability that a sample of `slower` is above one of `faster` (ties count half): 0.5 when time tells
+    nothing, 1.0 when a threshold tells the two apart every time (the Mann-Whitney U, normalised)."""
+    above = sum(1.0 if a > b else 0.5 if a == b else 0.0 for a in slower for b in faster)
+    return above / (len(slower) * len(faster))
+
+
+async def _create_clients(env: dict[str, str], count: int) -> list[tuple[str, str]]:
+    from horus.app import build_container, shutdown
+    from horus.settings import settings_from_env
+
+    container = build_container(settings_from_env(env))
+    try:
+        admin = await container.administration.async_()
+        created = [await admin.create(client_id=f"used-{index}") for index in range(count)]
+        return [(result.client.client_id, result.secret or "") for result in created]
+    finally:
+        await shutdown(container)
+
+
+def test_a_first_failure_for_a_recently_used_id_takes_as_long_as_for_a_never_seen_one(tmp_path: Path) -> None:
+    """Issue 14 item 3: a cached id must not answer its first failure faster than an id never seen. Measured as the
+    server measures itself (the access log's latency_ms), the sharpest view of the difference an attacker sees."""
+    import asyncio
+
+    env = horus_env(
+        tmp_path,
+        HORUS_THROTTLE_ADDRESS_FAILURES="1000000",
+        HORUS_THROTTLE_CLIENT_GLOBAL_FAILURES="1000000",
+    )
+    count = 200
+    used = asyncio.run(_create_clients(env, count))
+    with running_server(env, tmp_path) as server, httpx.Client(base_url=server.base_url) as client:
+        auc = 0.0
+        for attempt in range(3):  # a loaded machine may blur one run; a leak, when there is one, shows in every run
+            for client_id, secret in used:  # recently used: in the server's cache now
+                body = {"grantType": "client_credentials", "clientId": client_id, "clientSecret": secret}
+                assert 200 == client.post(LEGACY, json=body).status_code
+            probes = [("used", client_id) for client_id, _ in used]
+            probes += [("never seen", f"never-{attempt}-{index}") for index in range(count)]
+            random.Random(attempt).shuffle(probes)
+            kinds: dict[str, str] = {}
+            for kind, client_id in probes:
+                body = {"grantType": "client_credentials", "clientId": client_id, "clientSecret": WRONG_SECRET}
+                response = client.post(LEGACY, json=body)
+                assert 401 == response.status_code
+                kinds[response.headers["x-horus-request-id"]] = kind
+            timings: dict[str, list[float]] = {"used": [], "never seen": []}
+            lines = eventually(
+                server.log_lines,
+                lambda lines, ids=kinds: sum(line.get("request_id") in ids for line in lines) >= len(ids),
+            )
+            for line in lines:
+                if line.get("request_id") in kinds:
+                    timings[kinds[line["request_id"]]].append(line["latency_ms"])
+            auc = area_under_curve(timings["never seen"], timings["used"])
+            medians = {kind: round(statistics.median(samples), 3) for kind, samples in timings.items()}
+            print(f"run {attempt + 1}: AUC {auc:.3f}, server-side medians (ms) {medians}")
+            if 0.4 < auc < 0.6:
+                return
+    pytest.fail(f"a threshold on the response time tells used ids from never-seen ones: AUC {auc:.3f}")
