@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from horus.domain.client import is_registrable_client_id
 
@@ -32,9 +31,8 @@ class ThrottlePolicy:
             raise ValueError("throttling limits and window must be at least 1")
 
 
-class ThrottleKey(NamedTuple):
-    name: str
-    limit: int
+ThrottleKey = tuple[str, int]
+"""(the name failures are counted under, its limit). A plain tuple: several are made for every token request."""
 
 
 def client_key(client_id: str) -> str:
@@ -49,9 +47,9 @@ def throttle_keys(policy: ThrottlePolicy, client_id: str, address: str | None) -
     """What an attempt counts against. Without a known address, the clientId's own limit is its only one."""
     client = client_key(client_id)
     if not address:
-        return (ThrottleKey(client, policy.client_failures),)
+        return ((client, policy.client_failures),)
     return (
-        ThrottleKey(f"{client}@{address}", policy.client_failures),
-        ThrottleKey(client, policy.client_global_failures),
-        ThrottleKey("address:" + address, policy.address_failures),
+        (f"{client}@{address}", policy.client_failures),
+        (client, policy.client_global_failures),
+        ("address:" + address, policy.address_failures),
     )

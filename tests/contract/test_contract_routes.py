@@ -40,13 +40,9 @@ def contract_operations(document: dict[str, Any]) -> set[tuple[str, str]]:
 
 def served_operations() -> set[tuple[str, str]]:
     app = create_app(make_container())
-    return {
-        (route.path, method)
-        for route in app.litestar.routes
-        # An ASGI route handler takes every method; the methods it serves are in its opt.
-        for method in route.methods or route.route_handler.opt["methods"]
-        if method not in IMPLICIT_METHODS
-    }
+    routes = {(route.path, method) for route in app.litestar.routes for method in route.methods}
+    token_endpoints = {(path, "POST") for path in app.token_paths}  # they answer every other method with 405
+    return {(path, method) for path, method in routes if method not in IMPLICIT_METHODS} | token_endpoints
 
 
 def envelope_codes(document: dict[str, Any], response: dict[str, Any]) -> set[int]:

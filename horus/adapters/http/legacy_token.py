@@ -1,13 +1,12 @@
 """POST /v1/nonspec/oauth2/auth/server: the legacy Horus token endpoint, contract fixed by the seed document.
 
-An ASGI route handler (see asgi_exchange): it reads the request and answers at the ASGI level,
-its errors included, in the legacy envelope from the error table.
+A plain ASGI endpoint (see asgi_exchange and application): it reads the request and answers at
+the ASGI level, its errors included, in the legacy envelope from the error table.
 """
 
 from __future__ import annotations
 
 import msgspec
-from litestar import asgi
 
 from horus.adapters.http.asgi_exchange import Receive, Scope, Send, answer_other_method, read_body, send_json
 from horus.adapters.http.client_address import client_address
@@ -16,7 +15,7 @@ from horus.adapters.http.json_body import JSON, MAX_JSON_BODY, decode_json_objec
 from horus.adapters.http.legacy_envelope import LegacyEnvelope, LegacyTokenContent
 from horus.adapters.http.request_context import request_facts
 from horus.adapters.http.request_headers import request_headers
-from horus.adapters.http.services import services_in
+from horus.adapters.http.services import HttpServices
 from horus.domain.client import is_registrable_client_id
 from horus.domain.token_request import (
     MAX_CLIENT_ID_LENGTH,
@@ -36,12 +35,11 @@ class LegacyTokenRequest(msgspec.Struct):
     clientSecret: object = None
 
 
-@asgi(LEGACY_TOKEN_PATH, is_mount=False, copy_scope=False, opt={"methods": ("POST",)})
-async def issue_legacy_token(scope: Scope, receive: Receive, send: Send) -> None:
+async def issue_legacy_token(services: HttpServices, scope: Scope, receive: Receive, send: Send) -> None:
     if await answer_other_method(scope, send):
         return
     try:
-        body = await _issue(scope, receive)
+        body = await _issue(services, scope, receive)
     except Exception as error:
         answer = legacy_error(scope, error)
         await send_json(send, answer.body, answer.status, answer.headers)
@@ -49,8 +47,7 @@ async def issue_legacy_token(scope: Scope, receive: Receive, send: Send) -> None
     await send_json(send, body)
 
 
-async def _issue(scope: Scope, receive: Receive) -> bytes:
-    services = services_in(scope)
+async def _issue(services: HttpServices, scope: Scope, receive: Receive) -> bytes:
     facts = request_facts(scope)
     headers = request_headers(scope)
     content_type = headers.get(b"content-type")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Request, Response, Router, asgi, post
+from litestar import Request, Response, Router, post
 
 from horus.adapters.http.asgi_exchange import Receive, Scope, Send, answer_other_method, read_body, send_json
 from horus.adapters.http.client_address import client_address
@@ -18,12 +18,12 @@ from horus.adapters.http.form_body import FORM, MAX_FORM_BODY, parse_form, read_
 from horus.adapters.http.json_body import JSON, media_type, unsupported_media_type
 from horus.adapters.http.request_context import annotate, request_facts
 from horus.adapters.http.request_headers import request_headers
-from horus.adapters.http.services import HttpServices, services_in, services_of
+from horus.adapters.http.services import HttpServices, services_of
 from horus.domain.client import Client, is_registrable_client_id
 from horus.domain.token_request import requested_scopes, require_client_credentials, required_text
 
 OAUTH_PREFIX = "/v1/oauth"
-TOKEN_PATH = "/token"
+TOKEN_PATH = OAUTH_PREFIX + "/token"
 MAX_TOKEN_PARAMETER = 8192
 
 
@@ -57,13 +57,12 @@ def _credentials(facts: dict[str, Any], authorization: str | None, form: dict[st
     return client_id, client_secret
 
 
-@asgi(TOKEN_PATH, is_mount=False, copy_scope=False, opt={"methods": ("POST",)})
-async def issue_token(scope: Scope, receive: Receive, send: Send) -> None:
-    """An ASGI route handler, as the legacy token endpoint (see asgi_exchange)."""
+async def issue_token(services: HttpServices, scope: Scope, receive: Receive, send: Send) -> None:
+    """A plain ASGI endpoint, as the legacy token endpoint (see asgi_exchange and application)."""
     if await answer_other_method(scope, send):
         return
     try:
-        body = await _issue(scope, receive)
+        body = await _issue(services, scope, receive)
     except Exception as error:
         answer = oauth_error(scope, error)
         await send_json(send, answer.body, answer.status, answer.headers)
@@ -71,8 +70,7 @@ async def issue_token(scope: Scope, receive: Receive, send: Send) -> None:
     await send_json(send, body)
 
 
-async def _issue(scope: Scope, receive: Receive) -> bytes:
-    services = services_in(scope)
+async def _issue(services: HttpServices, scope: Scope, receive: Receive) -> bytes:
     facts = request_facts(scope)
     headers = request_headers(scope)
     if media_type(headers.get(b"content-type")) != FORM:
@@ -134,6 +132,6 @@ async def revoke_token(request: Request[Any, Any, Any]) -> Response[bytes]:
 
 oauth_router = Router(
     OAUTH_PREFIX,
-    route_handlers=[issue_token, introspect_token, revoke_token],
+    route_handlers=[introspect_token, revoke_token],
     exception_handlers=OAUTH_EXCEPTION_HANDLERS,
 )

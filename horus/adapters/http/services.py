@@ -35,10 +35,5 @@ SERVICES_STATE_KEY = "horus_services"
 
 def services_of(request: Request[Any, Any, Any]) -> HttpServices:
     """A plain lookup rather than Litestar DI: its signature model would re-validate the services on every call."""
-    return services_in(request.scope)
-
-
-def services_in(scope: Any) -> HttpServices:
-    """The same, for ASGI route handlers: Litestar puts the app in every scope."""
-    services: HttpServices = scope["app"].state[SERVICES_STATE_KEY]
+    services: HttpServices = request.app.state[SERVICES_STATE_KEY]
     return services

@@ -10,6 +10,7 @@ the stored record, so unknown, wrong and disabled clients cost the same time.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 from collections import OrderedDict
 
@@ -31,7 +32,9 @@ def _utf8(secret: str) -> bytes:
 
 class SchemeSecretHasher(SecretHasher):
     def __init__(self, hmac_key: bytes, argon2_hasher: argon2.PasswordHasher | None = None) -> None:
-        self._hmac_key = hmac_key
+        # One keyed state, copied per message: the hmac module's way to reuse a key (hmac.digest sets the key up
+        # again on every call, 13k instructions more per token request with OpenSSL 3).
+        self._keyed = hmac.new(hmac_key, digestmod=hashlib.sha256)
         self._cache_key = hmac.digest(hmac_key, b"horus/verified-cache/v1", "sha256")
         self._verified: OrderedDict[bytes, None] = OrderedDict()
         self._running: dict[bytes, asyncio.Future[bool]] = {}
@@ -42,7 +45,9 @@ class SchemeSecretHasher(SecretHasher):
         self._argon2_slots = asyncio.Semaphore(MAX_CONCURRENT_ARGON2)
 
     def hash_generated(self, secret: str) -> str:
-        return HMAC_SCHEME + hmac.digest(self._hmac_key, _utf8(secret), "sha256").hex()
+        keyed = self._keyed.copy()
+        keyed.update(_utf8(secret))
+        return HMAC_SCHEME + keyed.hexdigest()
 
     def hash_imported(self, secret: str) -> str:
         return ARGON2_SCHEME + self._argon2.hash(_utf8(secret))

@@ -8,13 +8,12 @@ them, so no burst can slip past it. Once the failures alone reach a limit, attem
 refused. In between (the attempts in flight might still reach it), an attempt waits for one of
 them to end: successes go on, and a burst of guesses is verified no faster than it is counted.
 
-Keys with no failure and nothing in flight are not kept; past `max_keys`, the keys used least
-recently are forgotten, so no choice of ids can grow memory without bound.
+Only keys with failures are kept past their attempts; past `max_keys`, the keys that failed
+least recently are forgotten, so no choice of ids can grow memory without bound.
 """
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -28,29 +27,6 @@ from horus.ports.throttling import Admission
 DEFAULT_MAX_KEYS = 100_000
 
 
-class _KeyState:
-    __slots__ = ("current", "in_flight", "previous", "window")
-
-    def __init__(self) -> None:
-        self.window = 0
-        self.current = 0
-        self.previous = 0
-        self.in_flight = 0
-
-    def failures(self, now: float, window_seconds: float) -> float:
-        if not (self.current or self.previous):
-            return 0.0
-        return sliding_estimate({self.window: self.current, self.window - 1: self.previous}, now, window_seconds)
-
-    def add_failure(self, number: int) -> None:
-        if self.window == number:
-            self.current += 1
-        elif self.window == number - 1:
-            self.window, self.previous, self.current = number, self.current, 1
-        else:
-            self.window, self.previous, self.current = number, 0, 1
-
-
 class MemoryAdmission(Admission):
     def __init__(
         self, window_seconds: float, max_keys: int = DEFAULT_MAX_KEYS, clock: Callable[[], float] = time.monotonic
@@ -58,96 +34,85 @@ class MemoryAdmission(Admission):
         self._window = window_seconds
         self._max_keys = max_keys
         self._clock = clock
-        self._states: OrderedDict[str, _KeyState] = OrderedDict()
+        # key -> [window number, failures in it, failures in the window before]; least recently failed first
+        self._failures: OrderedDict[str, list[int]] = OrderedDict()
+        self._in_flight: dict[str, int] = {}
         self._wake_ups = WakeUps()
 
     def attempt(self, keys: Sequence[ThrottleKey]) -> MemoryAttempt:
         return MemoryAttempt(self, keys)
 
-    def _states_of(self, keys: Sequence[ThrottleKey]) -> list[_KeyState]:
-        states = []
-        for key in keys:
-            state = self._states.get(key.name)
-            if state is None:
-                state = self._states[key.name] = _KeyState()
-            states.append(state)
-        return states
+    def _recent(self, name: str, now: float) -> float:
+        counts = self._failures.get(name)
+        if counts is None:
+            return 0.0
+        window, current, previous = counts
+        return sliding_estimate({window: current, window - 1: previous}, now, self._window)
 
-    def _admit(self, keys: Sequence[ThrottleKey]) -> list[_KeyState] | None:
-        """The reserved states; None when the attempts in flight might reach a limit (wait and ask again)."""
-        now = self._clock()
-        states = self._states_of(keys)
+    def _admit(self, keys: Sequence[ThrottleKey]) -> bool:
+        """True when admitted (its places taken); False when the attempts in flight might reach a limit."""
+        in_flight = self._in_flight
         room = True
-        for key, state in zip(keys, states, strict=True):
-            failures = state.failures(now, self._window)
-            if failures >= key.limit:
-                self._forget_idle(keys, states)
+        now = self._clock() if self._failures else 0.0
+        for name, limit in keys:
+            failures = self._recent(name, now) if self._failures else 0.0
+            if failures >= limit:
                 raise TooManyAttempts(int(self._window))
-            room = room and failures + state.in_flight < key.limit
-        if not room:
-            return None
-        for state in states:
-            state.in_flight += 1
-        return states
+            room = room and failures + in_flight.get(name, 0) < limit
+        if room:
+            for name, _ in keys:
+                in_flight[name] = in_flight.get(name, 0) + 1
+        return room
 
-    async def _wait(self, keys: Sequence[ThrottleKey]) -> None:
-        try:
-            await self._wake_ups.wait([key.name for key in keys])
-        finally:
-            self._forget_idle(keys, self._states_of(keys))
-
-    def _record_failure(self, states: Sequence[_KeyState]) -> None:
+    def _record_failure(self, keys: Sequence[ThrottleKey]) -> None:
         number = window_number(self._clock(), self._window)
-        for state in states:
-            state.add_failure(number)
-
-    def _release(self, keys: Sequence[ThrottleKey], states: Sequence[_KeyState]) -> None:
-        for state in states:
-            state.in_flight -= 1
-        self._wake_ups.wake([key.name for key in keys])
-        self._forget_idle(keys, states)
-        self._bound()
-
-    def _forget_idle(self, keys: Sequence[ThrottleKey], states: Sequence[_KeyState]) -> None:
-        """Keys not in use are kept only for their failures, the most recently used last."""
-        for key, state in zip(keys, states, strict=True):
-            if state.in_flight or key.name in self._wake_ups or self._states.get(key.name) is not state:
-                continue
-            if state.current or state.previous:
-                self._states.move_to_end(key.name)
+        failures = self._failures
+        for name, _ in keys:
+            counts = failures.get(name)
+            if counts is None or counts[0] < number - 1:
+                failures[name] = [number, 1, 0]
+            elif counts[0] == number - 1:
+                failures[name] = [number, 1, counts[1]]
             else:
-                del self._states[key.name]
+                counts[1] += 1
+            failures.move_to_end(name)
+        while len(failures) > self._max_keys:
+            failures.popitem(last=False)
 
-    def _bound(self) -> None:
-        """Forgets the keys used least recently, past max_keys; never one in use."""
-        surplus = len(self._states) - self._max_keys
-        if surplus > 0:
-            idle = (name for name, state in self._states.items() if not state.in_flight and name not in self._wake_ups)
-            for name in list(itertools.islice(idle, surplus)):
-                del self._states[name]
+    def _release(self, keys: Sequence[ThrottleKey]) -> None:
+        in_flight = self._in_flight
+        for name, _ in keys:
+            left = in_flight[name] - 1
+            if left:
+                in_flight[name] = left
+            else:
+                del in_flight[name]
+        if self._wake_ups:
+            self._wake_ups.wake([name for name, _ in keys])
 
 
 class MemoryAttempt:
     """One attempt: `async with` admits it (or refuses, or waits); failed() counts it; leaving ends it."""
 
-    __slots__ = ("_admission", "_keys", "_states")
+    __slots__ = ("_admission", "_admitted", "_keys")
 
     def __init__(self, admission: MemoryAdmission, keys: Sequence[ThrottleKey]) -> None:
         self._admission = admission
         self._keys = keys
-        self._states: list[_KeyState] | None = None
+        self._admitted = False
 
     async def __aenter__(self) -> MemoryAttempt:
-        while (states := self._admission._admit(self._keys)) is None:
-            await self._admission._wait(self._keys)
-        self._states = states
+        admission = self._admission
+        while not admission._admit(self._keys):
+            await admission._wake_ups.wait([name for name, _ in self._keys])
+        self._admitted = True
         return self
 
     async def failed(self) -> None:
-        if self._states is not None:
-            self._admission._record_failure(self._states)
+        if self._admitted:
+            self._admission._record_failure(self._keys)
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self._states is not None:
-            states, self._states = self._states, None
-            self._admission._release(self._keys, states)
+        if self._admitted:
+            self._admitted = False
+            self._admission._release(self._keys)

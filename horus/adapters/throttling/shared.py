@@ -111,7 +111,7 @@ class SharedAdmission(Admission):
         self._wake_ups = WakeUps()
 
     def attempt(self, keys: Sequence[ThrottleKey]) -> SharedAttempt:
-        return SharedAttempt(self, sorted(keys, key=lambda key: key.name))  # every process locks rows in one order
+        return SharedAttempt(self, sorted(keys))  # every process locks rows in one order
 
     def hear_failures(self, key: str, window: int, failures: int, previous: int = 0) -> None:
         """What the feed (or the database's answer) says: `key` has `failures` in `window`."""
@@ -147,16 +147,16 @@ class SharedAdmission(Admission):
             window = window_number(now, self._window)
             counts = await (self._counters.reserve_attempt if reserve else self._counters.attempt_counts)(names, window)
             room = True
-            for key, (failures, in_flight, previous) in zip(keys, counts, strict=True):
+            for (name, limit), (failures, in_flight, previous) in zip(keys, counts, strict=True):
                 # What this process has heard includes the database's answer, and failures it could not write.
-                self.hear_failures(key.name, window, failures, previous)
-                recent = self._heard[key.name].recent(now, self._window)
-                if recent >= key.limit:
+                self.hear_failures(name, window, failures, previous)
+                recent = self._heard[name].recent(now, self._window)
+                if recent >= limit:
                     if reserve:
                         await self._end(names, window, failed=False)
                     raise TooManyAttempts(int(self._window))
                 # A reservation counts itself; a read counts the place it would take.
-                room = room and recent + in_flight + (0 if reserve else 1) <= key.limit
+                room = room and recent + in_flight + (0 if reserve else 1) <= limit
             if room and reserve:
                 return window
             if reserve:
@@ -189,8 +189,8 @@ class SharedAdmission(Admission):
                     for name in names:  # counted here at least: the next attempts take the hot path
                         self.hear_failures(name, window, 1)
                     raise
-                for key, (failures, _, previous) in zip(keys, counts, strict=True):
-                    self.hear_failures(key.name, window, failures, previous)
+                for (name, _), (failures, _, previous) in zip(keys, counts, strict=True):
+                    self.hear_failures(name, window, failures, previous)
         finally:
             self._wake_ups.wake(names)
 
@@ -201,7 +201,7 @@ class SharedAttempt:
     def __init__(self, admission: SharedAdmission, keys: Sequence[ThrottleKey]) -> None:
         self._admission = admission
         self._keys = keys
-        self._names = [key.name for key in keys]
+        self._names = [name for name, _ in keys]
         self._window: int | None = None
         self._entered = False
         self._failed = False

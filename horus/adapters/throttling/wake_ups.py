@@ -11,8 +11,9 @@ class WakeUps:
     def __init__(self) -> None:
         self._waiting: dict[str, list[asyncio.Future[None]]] = {}
 
-    def __contains__(self, name: str) -> bool:
-        return name in self._waiting
+    def __bool__(self) -> bool:
+        """Whether any attempt waits (no work to wake anyone otherwise)."""
+        return bool(self._waiting)
 
     async def wait(self, names: Sequence[str], at_most: float | None = None) -> None:
         """Until an attempt on one of `names` ends here (wake), or `at_most` seconds pass."""
