@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from horus.adapters.http.error_table import ERROR_TABLE, INVALID_CLIENT, METHOD_NOT_ALLOWED, NOT_FOUND
+from horus.adapters.http.operations import OPERATOR_LISTENER
 from horus.app import create_app
 from tests.conftest import make_container
 
@@ -38,11 +39,18 @@ def contract_operations(document: dict[str, Any]) -> set[tuple[str, str]]:
     }
 
 
+def is_operator_route(route: Any) -> bool:
+    handlers = getattr(route, "route_handlers", None) or [route.route_handler]  # an HTTP route has several
+    return any(handler.opt.get("listener") == OPERATOR_LISTENER["listener"] for handler in handlers)
+
+
 def served_operations() -> set[tuple[str, str]]:
+    """What the public listener serves: the operator listener's routes (/metrics) are not in this contract."""
     app = create_app(make_container())
     return {
         (route.path, method)
         for route in app.litestar.routes
+        if not is_operator_route(route)
         # An ASGI route handler takes every method; the methods it serves are in its opt.
         for method in route.methods or route.route_handler.opt["methods"]
         if method not in IMPLICIT_METHODS
