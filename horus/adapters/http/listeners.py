@@ -47,7 +47,11 @@ class _HeadTooLarge(Exception):
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a cap on header bytes and count, on the time to send a whole request,
     and on open connections. A head over the limits is answered 431 and the connection closed; a request not
-    received in time, or a connection over the cap, is closed without an answer (as a reverse proxy does)."""
+    received in time, or a connection over the cap, is closed without an answer (as a reverse proxy does).
+
+    The work per request is a few attribute updates: sizes are counted per chunk of bytes received, not per
+    header, and the request's deadline is a time stamp that one timer per connection checks now and then.
+    """
 
     def __init__(
         self,
@@ -63,13 +67,16 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._limits = limits
         self._uncapped_ports = uncapped_ports
         """Listeners whose connections the cap never closes (the operator's, so that it stays reachable)."""
-        self._head_bytes: int | None = 0
-        """The current request's head so far, as parsed; None once its headers are complete."""
-        self._head_buffered = 0
-        """Bytes received while the head was incomplete: what the parser holds before it can say more."""
-        self._headers = 0
+        self._in_head = True
+        self._head_received = 0
+        """Bytes of the chunks received while the current head was incomplete: head bytes while it still is."""
+        self._chunk = 0
+        self._head_began_in = 0
+        """The length of the chunk in which the current head began after an earlier request, not counted above."""
         self._head_too_large = False
-        self._read_deadline: asyncio.TimerHandle | None = None
+        self._request_started: float | None = None
+        """When the request being received began (None between requests, and while the app answers one)."""
+        self._deadline_check: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -78,44 +85,37 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         ):
             transport.close()  # its file descriptor is free again; connection_lost follows
             return
-        self._arm()
+        self._request_started = self.loop.time()  # the first request's time runs from the connection
+        self._check_deadline_in(self._limits.request_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        if self._deadline_check is not None:
+            self._deadline_check.cancel()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._read_deadline is None:  # bytes of a new request (or between requests): it has a deadline too
-            self._arm()
-        head_was_incomplete = self._head_bytes is not None
+        if self._request_started is None:  # bytes of a new request (or between requests): its time starts
+            self._request_started = self.loop.time()
+        self._chunk = len(data)
+        if self._in_head:
+            self._head_received += self._chunk
         super().data_received(data)
-        if head_was_incomplete and self._head_bytes is not None and not self.transport.is_closing():
-            self._head_buffered += len(data)  # all of it was head: the parser buffers it until the head ends
-            if self._head_buffered > self._limits.max_header_bytes:
-                self._refuse_head()
-
-    def on_message_begin(self) -> None:
-        self._head_bytes, self._head_buffered, self._headers = 0, 0, 0
-        super().on_message_begin()
-
-    def on_url(self, url: bytes) -> None:
-        self._count_head(len(url))
-        super().on_url(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers += 1
-        self._count_head(len(name) + len(value) + 4)  # ": " and the line break
-        if self._headers > self._limits.max_headers:
-            self._head_too_large = True
-            raise _HeadTooLarge
-        super().on_header(name, value)
+        if self._in_head and self._head_received > self._limits.max_header_bytes and not self.transport.is_closing():
+            self._refuse_head()  # the parser would buffer all of it, 200 MB as well, before saying anything
 
     def on_headers_complete(self) -> None:
-        self._head_bytes = None
+        self._in_head = False
+        at_most = self._head_received + self._head_began_in  # the last chunk may hold some body too
+        if len(self.headers) > self._limits.max_headers or (
+            at_most > self._limits.max_header_bytes and self._head_size() > self._limits.max_header_bytes
+        ):
+            self._head_too_large = True
+            raise _HeadTooLarge
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
-        self._disarm()
+        self._request_started = None
+        self._in_head, self._head_received, self._head_began_in = True, 0, self._chunk
         super().on_message_complete()
 
     def send_400_response(self, msg: str) -> None:
@@ -125,28 +125,29 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         else:
             super().send_400_response(msg)
 
-    def _count_head(self, length: int) -> None:
-        if self._head_bytes is None:
-            return
-        self._head_bytes += length
-        if self._head_bytes > self._limits.max_header_bytes:
-            self._head_too_large = True
-            raise _HeadTooLarge
+    def _head_size(self) -> int:
+        """The request target and header lines as parsed (": " and line breaks included)."""
+        return len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
 
     def _refuse_head(self) -> None:
-        if self.cycle is None or self.cycle.response_complete:  # never inside an earlier response still being sent
+        if self.cycle is None or self.cycle.response_complete:
             self.transport.write(HEADERS_TOO_LARGE)
-        self.transport.close()
+            self.transport.close()
+        else:  # a pipelined request's head: the earlier request's answer goes out, then the connection closes
+            self.cycle.keep_alive = False  # as uvicorn's own shutdown() does
+            self.transport.pause_reading()
 
-    def _arm(self) -> None:
-        self._read_deadline = self.loop.call_later(self._limits.request_timeout, self._read_timed_out)
+    def _check_deadline_in(self, seconds: float) -> None:
+        self._deadline_check = self.loop.call_later(seconds, self._check_deadline)
 
-    def _disarm(self) -> None:
-        if self._read_deadline is not None:
-            self._read_deadline.cancel()
-            self._read_deadline = None
-
-    def _read_timed_out(self) -> None:
-        self._read_deadline = None
-        if not self.transport.is_closing():
+    def _check_deadline(self) -> None:
+        if self.transport.is_closing():
+            return
+        if self._request_started is None:
+            self._check_deadline_in(self._limits.request_timeout)
+            return
+        remaining = self._request_started + self._limits.request_timeout - self.loop.time()
+        if remaining > 0:
+            self._check_deadline_in(remaining)
+        else:
             self.transport.close()
