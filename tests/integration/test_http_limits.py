@@ -7,16 +7,18 @@ process ran out of file descriptors.
 
 from __future__ import annotations
 
+import resource
 import socket
+import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, closing
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.integration.processes import RunningServer, horus_env, running_server
+from tests.integration.processes import HORUS, RunningServer, eventually, free_port, horus_env, running_server
 
 pytestmark = pytest.mark.slow
 
@@ -209,3 +211,51 @@ def test_connections_over_the_cap_are_closed_at_once_and_the_operator_listener_s
             connection.close()
         time.sleep(0.2)
         assert 200 == httpx.get(server.base_url + "/health", timeout=5).status_code
+
+
+def limited_open_files(soft: int, hard: int) -> Callable[[], None]:
+    return lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_serve_raises_the_open_file_limit_to_fit_the_connection_cap(tmp_path: Path) -> None:
+    env = horus_env(tmp_path, HORUS_HTTP_MAX_CONNECTIONS="1000", HORUS_OPS_PORT=str(free_port()))
+    port = free_port()
+    process = subprocess.Popen(
+        [*HORUS, "serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=limited_open_files(300, 4096),
+    )
+    try:
+        eventually(lambda: _answers(port), bool, timeout=15)
+        limits = Path(f"/proc/{process.pid}/limits").read_text()
+        [soft] = [line.split()[3] for line in limits.splitlines() if line.startswith("Max open files")]
+        assert 1000 < int(soft) <= 4096
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_serve_with_a_connection_cap_above_the_open_file_limit_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
+    env = horus_env(tmp_path, HORUS_HTTP_MAX_CONNECTIONS="1000", HORUS_OPS_PORT=str(free_port()))
+    completed = subprocess.run(
+        [*HORUS, "serve", "--port", str(free_port())],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        preexec_fn=limited_open_files(300, 300),
+    )
+    [line] = completed.stderr.strip().splitlines()
+    assert 2 == completed.returncode
+    assert line.startswith("horus: configuration error: HORUS_HTTP_MAX_CONNECTIONS: 1000 connections need")
+
+
+def _answers(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
