@@ -417,3 +417,10 @@ def worker_health_counts(directory: Path) -> list[int]:
         sum(count for path, _, _, count in json.loads(snapshot.read_text())["requests"] if path == "/health")
         for snapshot in directory.glob("horus-metrics-*/*.metrics.json")
     ]
+
+
+def test_an_operator_listener_on_every_address_is_served_with_a_warning(tmp_path: Path) -> None:
+    with running_server(horus_env(tmp_path, HORUS_OPS_HOST="0.0.0.0"), tmp_path) as server:
+        assert 200 == httpx.get(server.ops_url + "/metrics").status_code
+        warnings = [line["message"] for line in server.log_lines() if line["level"] == "warning"]
+    assert ["the operator endpoints (/metrics) are reachable on every address (HORUS_OPS_HOST)"] == warnings
