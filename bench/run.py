@@ -354,7 +354,11 @@ def postgresql_server(env: dict[str, str], workdir: Path) -> Iterator[tuple[str,
     name = "horus_bench_" + secrets.token_hex(4)
     asyncio.run(postgres_database(f"CREATE DATABASE {name}"))
     try:
-        pg_env = {**env, "HORUS_STORAGE": f"postgresql://postgres@127.0.0.1:5432/{name}"}
+        pg_env = {
+            **env,
+            "HORUS_STORAGE": f"postgresql://postgres@127.0.0.1:5432/{name}",
+            "HORUS_OPS_PORT": str(free_port()),
+        }
         client_id, secret = asyncio.run(seed_one(pg_env))
         port = free_port()
         with server(
@@ -467,7 +471,9 @@ def main() -> None:
             servers.enter_context(
                 server(floor_command, floor_port, {**env, "PYTHONPATH": str(ROOT)}, workdir / "floor.log")
             )
-            servers.enter_context(server(horus, port, env, workdir / "horus.log"))
+            servers.enter_context(
+                server(horus, port, {**env, "HORUS_OPS_PORT": str(free_port())}, workdir / "horus.log")
+            )
             floor = Target(Scenario("floor", "empty JSON POST, same stack", "/floor", ["{}"]), floor_url)
             signed = Target(
                 Scenario("floor+es256", "the floor plus one ES256 signature (bound)", "/floor-es256", ["{}"]), floor_url

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import TypeVar
 
 import argon2
@@ -25,6 +26,7 @@ from horus.adapters.http.client_address import TrustedProxies, parse_networks
 from horus.adapters.http.scope_catalogue import ScopeCatalogue
 from horus.adapters.http.services import SERVICES_STATE_KEY, HttpServices
 from horus.adapters.observability.logs import configure_logging, flush_logs
+from horus.adapters.observability.metrics import SnapshotDirectory, publish_forever
 from horus.adapters.security.secret_hasher import SchemeSecretHasher
 from horus.adapters.security.server_key import (
     ServerKey,
@@ -37,7 +39,15 @@ from horus.adapters.security.server_key import (
 from horus.adapters.signing.batched_signer import BatchedSigner
 from horus.adapters.signing.jwt_verifier import JwtVerifier
 from horus.adapters.signing.key_material import KeyEncryption, SigningKeyError
-from horus.adapters.signing.key_ring import KeyRing, StoredKeys, hs256_key_ring, key_file_ring, refresh_forever
+from horus.adapters.signing.key_ring import (
+    KEY_REFRESH_SECONDS,
+    KEYS_STALE_AFTER_SECONDS,
+    KeyRing,
+    StoredKeys,
+    hs256_key_ring,
+    key_file_ring,
+    refresh_forever,
+)
 from horus.adapters.storage.client_cache import CachedClientRepository
 from horus.adapters.storage.memory import MemoryStorage
 from horus.adapters.storage.postgresql import PostgreSQLStorage
@@ -119,7 +129,7 @@ async def opened_storage(storage: Storage) -> AsyncIterator[Storage]:
         await storage.close()
 
 
-async def key_ring_resource(settings: Settings, keys: StoredKeys) -> AsyncIterator[KeyRing]:
+async def key_ring_resource(settings: Settings, keys: StoredKeys, refresh_seconds: float) -> AsyncIterator[KeyRing]:
     if settings.signing_alg == "HS256":
         assert settings.signing_secret is not None  # settings_from_env guarantees it
         yield hs256_key_ring(settings.signing_secret)
@@ -128,13 +138,20 @@ async def key_ring_resource(settings: Settings, keys: StoredKeys) -> AsyncIterat
         yield key_file_ring(settings.signing_key_file)
         return
     ring = await keys.load()
-    refresher = asyncio.create_task(refresh_forever(keys, ring))
+    refresher = asyncio.create_task(refresh_forever(keys, ring, refresh_seconds))
     try:
         yield ring
     finally:
         refresher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await refresher
+
+
+def signing_keys_current(settings: Settings, keys: StoredKeys, stale_after: float) -> Callable[[], bool]:
+    """For /ready: stored keys are current while the refresh keeps reading them; a key file or secret always is."""
+    if not stores_signing_keys(settings):
+        return lambda: True
+    return lambda: keys.loaded_within(stale_after)
 
 
 class Container(containers.DeclarativeContainer):
@@ -162,7 +179,8 @@ class Container(containers.DeclarativeContainer):
     key_encryption = providers.Singleton(lambda key: KeyEncryption(key.derive(KEY_ENCRYPTION_PURPOSE)), server_key)
     key_administration = providers.Singleton(key_administration, open_storage, key_encryption, clock, settings)
     stored_keys = providers.Singleton(StoredKeys, key_administration, key_encryption, clock)
-    key_ring = providers.Resource(key_ring_resource, settings, stored_keys)
+    key_ring = providers.Resource(key_ring_resource, settings, stored_keys, config.keys.refresh_seconds)
+    signing_keys_current = providers.Callable(signing_keys_current, settings, stored_keys, config.keys.stale_after)
 
     token_policy = providers.Singleton(TokenPolicy, config.issuer, config.audience, config.token_ttl)
     throttle_policy = providers.Singleton(
@@ -201,6 +219,7 @@ def build_container(settings: Settings, create_files: bool = True) -> Container:
             },
             "issuer": settings.issuer,
             "audience": settings.audience,
+            "keys": {"refresh_seconds": KEY_REFRESH_SECONDS, "stale_after": KEYS_STALE_AFTER_SECONDS},
             "token_ttl": settings.token_ttl,
             "client_cache_ttl": settings.client_cache_ttl,
             "throttle": {
@@ -224,40 +243,59 @@ def prepare_process_for_serving() -> None:
     gc.set_threshold(YOUNG_GENERATION_THRESHOLD, middle, old)
 
 
+WORKER_METRICS_VARIABLE = "HORUS_WORKER_METRICS_DIR"
+"""Set by `horus serve --workers N` for its workers: where they publish their metrics to each other."""
+
+
 def create_app(container: Container | None = None, serving: bool = False) -> HorusAsgiApp:
     """The ASGI app. Nothing is opened until the server's lifespan starts.
 
     `serving`: this process exists to serve the app (`horus serve`), so it may tune the process."""
+    peers: SnapshotDirectory | None = None
     if container is None:  # a worker process started by `horus serve --workers N`
         serving = True
         settings = settings_from_env(os.environ)
         configure_logging(settings.log_level)
         container = build_container(settings)
+        if os.environ.get(WORKER_METRICS_VARIABLE):
+            peers = SnapshotDirectory(Path(os.environ[WORKER_METRICS_VARIABLE]))
+    settings = container.settings()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        publisher: asyncio.Task[None] | None = None
         try:
             storage: Storage = await container.open_storage.async_()
             services = HttpServices(
                 grant=await container.grant.async_(),
                 authenticator=await container.authenticator.async_(),
                 introspection=await container.introspection.async_(),
-                scopes=ScopeCatalogue(await container.administration.async_()),
+                scopes=ScopeCatalogue(await container.administration.async_()) if settings.publish_scopes else None,
                 public_keys=await container.key_ring.async_(),
-                issuer=container.settings().issuer,
-                trusted_proxies=TrustedProxies(parse_networks(container.settings().trusted_proxies)),
+                issuer=settings.issuer,
+                trusted_proxies=TrustedProxies(parse_networks(settings.trusted_proxies)),
                 storage_ping=storage.ping,
                 metrics=asgi.metrics,
+                operator_port=settings.ops_port,
+                signing_keys_current=await container.signing_keys_current.async_(),
             )
             app.state[SERVICES_STATE_KEY] = services
+            if peers is not None:
+                publisher = asyncio.create_task(publish_forever(peers, asgi.metrics))
             if serving:
                 prepare_process_for_serving()
             yield
         finally:
+            if publisher is not None and peers is not None:
+                publisher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await publisher
+                with contextlib.suppress(OSError):
+                    peers.publish(asgi.metrics.snapshot())  # the last requests' counts too
             await shutdown(container)
             flush_logs()
 
-    asgi = build_http_app([lifespan])
+    asgi = build_http_app([lifespan], settings.metrics_client_labels, peers.others if peers is not None else tuple)
     return asgi
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from horus.adapters.http.client_address import parse_networks
+from horus.adapters.http.listeners import HttpLimits
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SIGNING_ALGORITHMS = ("ES256", "HS256")
@@ -55,6 +56,11 @@ class Settings:
     postgres_pool_size: int = 10
     key_rotation_lead: int = 600
     workers: int = 1
+    ops_host: str = "127.0.0.1"
+    ops_port: int = 8081
+    metrics_client_labels: bool = False
+    publish_scopes: bool = False
+    http: HttpLimits = field(default_factory=HttpLimits)
 
     def __repr__(self) -> str:
         hidden = {"signing_secret", "secret_key"}
@@ -108,6 +114,13 @@ def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: in
     if not low <= value <= high:
         raise ConfigurationError(f"{name}: {value} is outside {low}..{high}")
     return value
+
+
+def _boolean(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "false").strip().lower()
+    if raw not in ("true", "false"):
+        raise ConfigurationError(f"{name}: {raw!r} is not true or false")
+    return raw == "true"
 
 
 def _url(name: str, value: str) -> str:
@@ -177,6 +190,12 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
     workers = _integer(env, "HORUS_WORKERS", 1, 1, 256)
     if workers > 1 and storage.scheme == "memory":
         raise ConfigurationError("HORUS_WORKERS: several workers need shared storage (sqlite or postgresql)")
+    ops_host = env.get("HORUS_OPS_HOST") or "127.0.0.1"
+    ops_port = _integer(env, "HORUS_OPS_PORT", 8081, 1, 65535)
+    if ops_port == port:
+        raise ConfigurationError(
+            f"HORUS_OPS_PORT: {ops_port} is also HORUS_PORT; the operator listener needs a port of its own"
+        )
     trusted_proxies = env.get("HORUS_TRUSTED_PROXIES") or ""
     try:
         parse_networks(trusted_proxies)
@@ -192,6 +211,17 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         postgres_pool_size=_integer(env, "HORUS_POSTGRES_POOL_SIZE", 10, 1, 200),
         key_rotation_lead=_integer(env, "HORUS_KEY_ROTATION_LEAD", 600, 0, 7 * 86400),
         workers=workers,
+        ops_host=ops_host,
+        ops_port=ops_port,
+        metrics_client_labels=_boolean(env, "HORUS_METRICS_CLIENT_LABELS"),
+        publish_scopes=_boolean(env, "HORUS_PUBLISH_SCOPES"),
+        http=HttpLimits(
+            max_header_bytes=_integer(env, "HORUS_HTTP_MAX_HEADER_BYTES", 16384, 1024, 1024 * 1024),
+            max_headers=_integer(env, "HORUS_HTTP_MAX_HEADERS", 100, 10, 10_000),
+            request_timeout=_integer(env, "HORUS_HTTP_REQUEST_TIMEOUT", 10, 1, 300),
+            keep_alive_timeout=_integer(env, "HORUS_HTTP_KEEP_ALIVE_TIMEOUT", 5, 1, 3600),
+            max_connections=_integer(env, "HORUS_HTTP_MAX_CONNECTIONS", 1000, 1, 1_000_000),
+        ),
         host=host,
         port=port,
         storage=storage,

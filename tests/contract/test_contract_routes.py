@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from horus.adapters.http.error_table import ERROR_TABLE, INVALID_CLIENT, METHOD_NOT_ALLOWED, NOT_FOUND
+from horus.adapters.http.operations import OPERATOR_LISTENER
 from horus.app import create_app
 from tests.conftest import make_container
 
@@ -38,9 +39,20 @@ def contract_operations(document: dict[str, Any]) -> set[tuple[str, str]]:
     }
 
 
+def is_operator_route(route: Any) -> bool:
+    handlers = getattr(route, "route_handlers", None) or [route.route_handler]  # an HTTP route has several
+    return any(handler.opt.get("listener") == OPERATOR_LISTENER["listener"] for handler in handlers)
+
+
 def served_operations() -> set[tuple[str, str]]:
+    """What the public listener serves: the operator listener's routes (/metrics) are not in this contract."""
     app = create_app(make_container())
-    routes = {(route.path, method) for route in app.litestar.routes for method in route.methods}
+    routes = {
+        (route.path, method)
+        for route in app.litestar.routes
+        if not is_operator_route(route)
+        for method in route.methods
+    }
     token_endpoints = {(path, "POST") for path in app.token_paths}  # they answer every other method with 405
     return {(path, method) for path, method in routes if method not in IMPLICIT_METHODS} | token_endpoints
 

@@ -93,10 +93,16 @@ class RunningServer:
     process: subprocess.Popen[bytes]
     port: int
     stderr_path: Path
+    ops_port: int
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ops_url(self) -> str:
+        """The operator listener: /metrics, /health, /ready."""
+        return f"http://127.0.0.1:{self.ops_port}"
 
     @property
     def issuer(self) -> str:
@@ -151,19 +157,23 @@ def running_server(
     stderr_path: Path | None = None,
     options: tuple[str, ...] = (),
 ) -> Iterator[RunningServer]:
-    """`horus serve` on a free port, ready to answer; stderr appended to a file; always stopped, killed if need be."""
+    """`horus serve` on a free port (and its operator listener on another, unless HORUS_OPS_PORT is given), ready
+    to answer; stderr appended to a file; always stopped, killed if need be."""
     port = port or free_port()
+    env = dict(env)
+    while "HORUS_OPS_PORT" not in env or env["HORUS_OPS_PORT"] == str(port):
+        env["HORUS_OPS_PORT"] = str(free_port())
     stderr_path = stderr_path or cwd / "serve.stderr.log"
     with stderr_path.open("ab") as stderr:
         process = subprocess.Popen(
             [*HORUS, "serve", "--port", str(port), *options],
-            env=dict(env),
+            env=env,
             cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
         )
-    server = RunningServer(process, port, stderr_path)
+    server = RunningServer(process, port, stderr_path, int(env["HORUS_OPS_PORT"]))
     try:
         _wait_until_ready(server)
         yield server

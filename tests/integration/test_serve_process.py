@@ -6,6 +6,7 @@ import base64
 import json
 import re
 import signal
+import socket
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -19,12 +20,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.processes import (
     LEGACY_TOKEN_PATH,
     RunningServer,
     create_client,
     eventually,
+    free_port,
     horus_env,
     run_horus,
     running_server,
@@ -353,3 +356,71 @@ def test_only_horus_trusted_proxies_decide_whether_x_forwarded_for_is_believed(
             for index in range(4)
         ]
     assert expected == statuses
+
+
+def request_counts(text: str, path: str) -> float:
+    """horus_requests_total for one path, all methods and statuses added."""
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "horus_requests_total" and sample.labels["path"] == path
+    )
+
+
+def test_metrics_are_served_on_the_operator_listener_and_health_and_ready_on_both(server: RunningServer) -> None:
+    """Issue 14: /metrics on the public port told anyone the live client ids."""
+    assert 404 == httpx.get(server.base_url + "/metrics").status_code
+    metrics = httpx.get(server.ops_url + "/metrics")
+    assert (200, True) == (metrics.status_code, metrics.headers["content-type"].startswith("text/plain"))
+    for base_url in (server.base_url, server.ops_url):
+        assert [200, 200] == [httpx.get(base_url + path).status_code for path in ("/health", "/ready")]
+
+
+def test_the_operator_listener_on_a_port_in_use_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_horus(
+            ["serve", "--port", str(free_port())], horus_env(tmp_path, HORUS_OPS_PORT=str(port)), tmp_path
+        )
+    assert 2 == result.exit_code
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"horus: cannot start: cannot listen on 127.0.0.1:{port}")
+    assert "HORUS_OPS_PORT" in line
+
+
+def test_with_two_workers_the_metrics_count_the_requests_of_both(tmp_path: Path) -> None:
+    """Issue 13: /metrics with --workers N reported the counters of whichever worker answered the scrape."""
+    env = horus_env(tmp_path, TMPDIR=str(tmp_path))  # where `horus serve` keeps the workers' snapshots
+    with running_server(env, tmp_path, options=("--workers", "2")) as server:
+        sent = 0
+        # Each request on a new connection, which the kernel hands to either worker; go on until both served some.
+        while sent < 40 or (sent < 400 and sum(count > 0 for count in worker_health_counts(tmp_path)) < 2):
+            with httpx.Client() as fresh:  # concurrent connections spread over the workers
+                for _ in range(10):
+                    assert 200 == fresh.get(server.base_url + "/health", headers={"connection": "close"}).status_code
+            sent += 10
+            time.sleep(0.2)
+        assert [True, True] == [count > 0 for count in worker_health_counts(tmp_path)]
+        scrapes = eventually(
+            lambda: [request_counts(httpx.get(server.ops_url + "/metrics").text, "/health") for _ in range(10)],
+            lambda counts: counts == [sent] * 10,
+        )
+    assert [sent] * 10 == scrapes
+
+
+def worker_health_counts(directory: Path) -> list[int]:
+    """What each worker published so far: requests to /health (how the kernel spread them)."""
+    return [
+        sum(count for path, _, _, count in json.loads(snapshot.read_text())["requests"] if path == "/health")
+        for snapshot in directory.glob("horus-metrics-*/*.metrics.json")
+    ]
+
+
+def test_an_operator_listener_on_every_address_is_served_with_a_warning(tmp_path: Path) -> None:
+    with running_server(horus_env(tmp_path, HORUS_OPS_HOST="0.0.0.0"), tmp_path) as server:
+        assert 200 == httpx.get(server.ops_url + "/metrics").status_code
+        warnings = [line["message"] for line in server.log_lines() if line["level"] == "warning"]
+    assert ["the operator endpoints (/metrics) are reachable on every address (HORUS_OPS_HOST)"] == warnings

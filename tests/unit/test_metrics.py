@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -18,6 +19,7 @@ from horus.adapters.observability.metrics import (
     THROTTLED_CODE,
     TOKEN_PATHS,
     Metrics,
+    SnapshotDirectory,
 )
 
 LEGACY = "/v1/nonspec/oauth2/auth/server"
@@ -134,7 +136,7 @@ def families(metrics: Metrics | ReferenceMetrics) -> list[tuple[str, str, str]]:
 
 
 def observe_both(made: list[Observation]) -> tuple[Metrics, ReferenceMetrics]:
-    metrics, reference = Metrics(KNOWN_PATHS), ReferenceMetrics(KNOWN_PATHS)
+    metrics, reference = Metrics(KNOWN_PATHS, client_labels=True), ReferenceMetrics(KNOWN_PATHS)
     for observation in made:
         metrics.observe(*observation)
         reference.observe(*observation)
@@ -160,14 +162,14 @@ def test_the_exposition_counts_what_prometheus_client_counts_once_the_label_cach
 
 
 def test_a_scrape_while_requests_go_on_sees_consistent_counts() -> None:
-    metrics = Metrics(KNOWN_PATHS)
+    metrics = Metrics(KNOWN_PATHS, client_labels=True)
     for index in range(3):
         metrics.observe(LEGACY, "POST", 200, 200000, "svc", 0.001)
         assert float(index + 1) == samples(metrics)[("horus_tokens_issued_total", (("client_id", "svc"),))]
 
 
 def test_the_cache_never_exceeds_its_bound_however_many_combinations_are_seen() -> None:
-    metrics = Metrics(KNOWN_PATHS)
+    metrics = Metrics(KNOWN_PATHS, client_labels=True)
     sizes = []
     for index in range(3 * MAX_CACHED_CHILDREN):
         metrics.observe(f"/probe/{index}", "GET", 404, None, None, 0.001)
@@ -182,7 +184,7 @@ def test_the_cache_never_exceeds_its_bound_however_many_combinations_are_seen() 
 
 
 def test_token_requests_are_counted_per_endpoint_and_outcome() -> None:
-    metrics = Metrics(KNOWN_PATHS)
+    metrics = Metrics(KNOWN_PATHS, client_labels=True)
     metrics.observe(LEGACY, "POST", 200, 200000, "svc", 0.001)
     metrics.observe(LEGACY, "POST", 200, 200000, "svc", 0.001)
     metrics.observe(LEGACY, "POST", 401, 401122, "svc", 0.001)
@@ -206,7 +208,7 @@ def test_token_requests_are_counted_per_endpoint_and_outcome() -> None:
 
 
 def test_requests_are_counted_per_path_method_and_status_with_the_latency() -> None:
-    metrics = Metrics(KNOWN_PATHS)
+    metrics = Metrics(KNOWN_PATHS, client_labels=True)
     for seconds in (0.0004, 0.003, 0.003):
         metrics.observe("/health", "GET", 200, None, None, seconds)
     metrics.observe("/health", "HEAD", 200, None, None, 0.0004)
@@ -218,7 +220,7 @@ def test_requests_are_counted_per_path_method_and_status_with_the_latency() -> N
 
 
 def test_made_up_methods_are_labelled_other_however_many() -> None:
-    metrics = Metrics(KNOWN_PATHS)
+    metrics = Metrics(KNOWN_PATHS, client_labels=True)
     for index in range(3 * MAX_CACHED_CHILDREN):
         metrics.observe("/health", f"M{index}", 405, None, None, 0.001)
     requests = {labels for (name, labels), _ in samples(metrics).items() if name == "horus_requests_total"}
@@ -226,7 +228,7 @@ def test_made_up_methods_are_labelled_other_however_many() -> None:
 
 
 def test_an_unknown_path_is_labelled_other() -> None:
-    metrics = Metrics(KNOWN_PATHS)
+    metrics = Metrics(KNOWN_PATHS, client_labels=True)
     metrics.observe("/no/such/path", "GET", 404, None, None, 0.001)
     metrics.observe("/another/one", "GET", 404, None, None, 0.001)
     text = metrics.exposition().decode("utf-8")
@@ -236,7 +238,7 @@ def test_an_unknown_path_is_labelled_other() -> None:
 
 
 def test_tokens_are_counted_per_client_for_the_first_clients_then_as_other() -> None:
-    metrics = Metrics(KNOWN_PATHS)
+    metrics = Metrics(KNOWN_PATHS, client_labels=True)
     for index in range(MAX_CLIENT_LABELS + 50):
         metrics.observe(TOKEN, "POST", 200, 200000, f"client-{index}", 0.001)
     metrics.observe(TOKEN, "POST", 200, 200000, "client-0", 0.001)  # a labelled client keeps its label
@@ -250,3 +252,45 @@ def test_tokens_are_counted_per_client_for_the_first_clients_then_as_other() -> 
     assert MAX_CLIENT_LABELS + 1 == len(issued)
     assert (2.0, 51.0) == (issued["client-0"], issued[OTHER])
     assert "client-999" not in issued
+
+
+def test_without_client_labels_tokens_issued_are_one_count_that_names_no_client() -> None:
+    metrics = Metrics(KNOWN_PATHS)  # HORUS_METRICS_CLIENT_LABELS is off by default
+    metrics.observe(TOKEN, "POST", 200, 200000, "svc-a", 0.001)
+    metrics.observe(LEGACY, "POST", 200, 200000, "svc-b", 0.001)
+    metrics.observe(LEGACY, "POST", 401, 401122, "svc-c", 0.001)
+    text = metrics.exposition().decode("utf-8")
+    assert 2.0 == samples(metrics)[("horus_tokens_issued_total", ())]
+    assert [] == [client for client in ("svc-a", "svc-b", "svc-c") if client in text]
+
+
+@pytest.mark.parametrize("client_labels", [True, False], ids=["client labels", "no client labels"])
+def test_a_worker_adds_the_other_workers_snapshots_to_its_own_counts(tmp_path: Path, client_labels: bool) -> None:
+    """Three workers, each dealt a third of the requests, as the kernel deals connections: the one that answers
+    the scrape reports what one process that saw every request would."""
+    whole = Metrics(KNOWN_PATHS, client_labels=client_labels)
+    answering = SnapshotDirectory(tmp_path, 100)
+    workers = [Metrics(KNOWN_PATHS, client_labels=client_labels, peers=answering.others)]
+    workers += [Metrics(KNOWN_PATHS, client_labels=client_labels) for _ in range(2)]
+    for index, observation in enumerate(observations(3000, seed=3, unknown_paths=30)):
+        whole.observe(*observation)
+        workers[index % 3].observe(*observation)
+    answering.publish(workers[0].snapshot())  # its own file is left out: its live counts stand in
+    for pid, worker in zip((101, 102), workers[1:], strict=True):
+        SnapshotDirectory(tmp_path, pid).publish(worker.snapshot())
+    for metrics in (whole, workers[0]):  # a request after the last snapshot
+        metrics.observe(TOKEN, "POST", 200, 200000, "svc", 0.001)
+    expected, counted = samples(whole), samples(workers[0])
+    assert expected.keys() == counted.keys()
+    assert [] == [key for key, value in expected.items() if value != pytest.approx(counted[key])]
+
+
+def test_a_snapshot_is_replaced_whole_and_a_dead_workers_last_one_still_counts(tmp_path: Path) -> None:
+    worker = Metrics(KNOWN_PATHS)
+    directory = SnapshotDirectory(tmp_path, 200)
+    for count in range(1, 4):
+        worker.observe("/health", "GET", 200, None, None, 0.001)
+        directory.publish(worker.snapshot())
+        [seen] = SnapshotDirectory(tmp_path, 300).others()
+        assert [("/health", "GET", "200", count)] == seen.requests
+    assert ["200.metrics.json"] == sorted(path.name for path in tmp_path.iterdir())

@@ -280,12 +280,10 @@ async def test_the_metadata_document(client: Any, svc: tuple[str, str], other: t
         "jwks_uri": f"{issuer}/.well-known/jwks.json",
         "grant_types_supported": ["client_credentials"],
         "token_endpoint_auth_methods_supported": methods,
-        "scopes_supported": ["read", "write"],
         "introspection_endpoint": f"{issuer}/v1/oauth/introspect",
         "introspection_endpoint_auth_methods_supported": methods,
         "revocation_endpoint": f"{issuer}/v1/oauth/revoke",
         "revocation_endpoint_auth_methods_supported": methods,
-        "response_types_supported": ["token"],
     }
     assert (200, expected) == (response.status_code, response.json())
 

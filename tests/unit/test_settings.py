@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from horus.adapters.http.listeners import HttpLimits
 from horus.settings import ConfigurationError, StorageLocation, parse_storage, settings_from_env
 
 
@@ -72,6 +73,16 @@ def test_the_key_file_sits_beside_the_sqlite_file() -> None:
         ({"HORUS_ISSUER": "http://[::1"}, "HORUS_ISSUER"),
         ({"HORUS_STORAGE": "sqlite:///\udcff.db"}, "HORUS_STORAGE"),
         ({"HORUS_ISSUER": "https://auth.example.com/\udcff"}, "HORUS_ISSUER"),
+        ({"HORUS_OPS_PORT": "8080"}, "HORUS_OPS_PORT"),
+        ({"HORUS_PORT": "9000", "HORUS_OPS_PORT": "9000"}, "HORUS_OPS_PORT"),
+        ({"HORUS_OPS_PORT": "0"}, "HORUS_OPS_PORT"),
+        ({"HORUS_METRICS_CLIENT_LABELS": "yes please"}, "HORUS_METRICS_CLIENT_LABELS"),
+        ({"HORUS_PUBLISH_SCOPES": "1"}, "HORUS_PUBLISH_SCOPES"),
+        ({"HORUS_HTTP_MAX_HEADER_BYTES": "100"}, "HORUS_HTTP_MAX_HEADER_BYTES"),
+        ({"HORUS_HTTP_MAX_HEADERS": "0"}, "HORUS_HTTP_MAX_HEADERS"),
+        ({"HORUS_HTTP_REQUEST_TIMEOUT": "0"}, "HORUS_HTTP_REQUEST_TIMEOUT"),
+        ({"HORUS_HTTP_KEEP_ALIVE_TIMEOUT": "forever"}, "HORUS_HTTP_KEEP_ALIVE_TIMEOUT"),
+        ({"HORUS_HTTP_MAX_CONNECTIONS": "0"}, "HORUS_HTTP_MAX_CONNECTIONS"),
     ],
 )
 def test_invalid_values_fail_naming_the_variable(env: dict[str, str], named: str) -> None:
@@ -116,3 +127,42 @@ def test_an_issuer_nobody_can_reach_is_refused_and_the_message_says_to_set_horus
 def test_a_wildcard_address_or_port_0_is_fine_with_an_issuer(env: dict[str, str]) -> None:
     settings = settings_from_env({**env, "HORUS_ISSUER": "https://auth.example.com"})
     assert ("https://auth.example.com", "https://auth.example.com") == (settings.issuer, settings.audience)
+
+
+def test_operator_endpoints_listen_on_loopback_and_name_no_client_by_default() -> None:
+    settings = settings_from_env({})
+    assert ("127.0.0.1", 8081, False, False) == (
+        settings.ops_host,
+        settings.ops_port,
+        settings.metrics_client_labels,
+        settings.publish_scopes,
+    )
+
+
+def test_operator_settings_as_given() -> None:
+    settings = settings_from_env(
+        {
+            "HORUS_OPS_HOST": "::1",
+            "HORUS_OPS_PORT": "9100",
+            "HORUS_METRICS_CLIENT_LABELS": "TRUE",
+            "HORUS_PUBLISH_SCOPES": "true",
+        }
+    )
+    assert ("::1", 9100, True, True) == (
+        settings.ops_host,
+        settings.ops_port,
+        settings.metrics_client_labels,
+        settings.publish_scopes,
+    )
+
+
+def test_http_limits_by_default_and_as_given() -> None:
+    assert HttpLimits(16384, 100, 10, 5, 1000) == settings_from_env({}).http
+    given = {
+        "HORUS_HTTP_MAX_HEADER_BYTES": "8192",
+        "HORUS_HTTP_MAX_HEADERS": "50",
+        "HORUS_HTTP_REQUEST_TIMEOUT": "3",
+        "HORUS_HTTP_KEEP_ALIVE_TIMEOUT": "65",
+        "HORUS_HTTP_MAX_CONNECTIONS": "200",
+    }
+    assert HttpLimits(8192, 50, 3, 65, 200) == settings_from_env(given).http

@@ -12,7 +12,7 @@ of Litestar's but its public app.state; every other path is a plain Litestar rou
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 
 from litestar import Litestar
@@ -22,10 +22,10 @@ from horus.adapters.http.discovery import publish_jwks, publish_metadata
 from horus.adapters.http.error_table import LEGACY_EXCEPTION_HANDLERS
 from horus.adapters.http.legacy_token import LEGACY_TOKEN_PATH, issue_legacy_token
 from horus.adapters.http.oauth_endpoints import TOKEN_PATH, issue_token, oauth_router
-from horus.adapters.http.operations import health, metrics, ready
+from horus.adapters.http.operations import health, operator_router, ready
 from horus.adapters.http.request_context import RequestContextMiddleware
 from horus.adapters.http.services import SERVICES_STATE_KEY, HttpServices
-from horus.adapters.observability.metrics import Metrics
+from horus.adapters.observability.metrics import Metrics, MetricsSnapshot
 
 Lifespan = Callable[[Litestar], AbstractAsyncContextManager[None]]
 TokenEndpoint = Callable[[HttpServices, Scope, Receive, Send], Awaitable[None]]
@@ -52,20 +52,25 @@ class HorusAsgiApp(RequestContextMiddleware):
     """The ASGI callable to serve: the token endpoints and the Litestar application (`.litestar`) inside the
     request-context middleware."""
 
-    def __init__(self, litestar: Litestar, endpoints: Mapping[str, TokenEndpoint] = TOKEN_ENDPOINTS) -> None:
-        known_paths = frozenset([*(route.path for route in litestar.routes), *endpoints])
-        super().__init__(TokenEndpointsFirst(litestar, endpoints), Metrics(known_paths))
+    def __init__(self, litestar: Litestar, metrics: Metrics, endpoints: Mapping[str, TokenEndpoint]) -> None:
+        super().__init__(TokenEndpointsFirst(litestar, endpoints), metrics)
         self.litestar = litestar
         self.token_paths = frozenset(endpoints)
 
 
-def build_http_app(lifespan: Sequence[Lifespan]) -> HorusAsgiApp:
+def build_http_app(
+    lifespan: Sequence[Lifespan],
+    metrics_client_labels: bool = False,
+    metrics_peers: Callable[[], Iterable[MetricsSnapshot]] = tuple,
+) -> HorusAsgiApp:
     litestar = Litestar(
-        route_handlers=[publish_jwks, publish_metadata, oauth_router, health, ready, metrics],
+        route_handlers=[publish_jwks, publish_metadata, oauth_router, health, ready, operator_router],
         exception_handlers=LEGACY_EXCEPTION_HANDLERS,
         lifespan=list(lifespan),
         openapi_config=None,
         logging_config=None,
         debug=False,
     )
-    return HorusAsgiApp(litestar)
+    known_paths = frozenset([*(route.path for route in litestar.routes), *TOKEN_ENDPOINTS])
+    metrics = Metrics(known_paths, metrics_client_labels, metrics_peers)
+    return HorusAsgiApp(litestar, metrics, TOKEN_ENDPOINTS)

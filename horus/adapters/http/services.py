@@ -22,12 +22,17 @@ class HttpServices:
     grant: ClientCredentialsGrant
     authenticator: ClientAuthenticator
     introspection: TokenIntrospection
-    scopes: ScopeCatalogue
+    scopes: ScopeCatalogue | None
+    """None unless the operator publishes the scopes in the metadata (HORUS_PUBLISH_SCOPES)."""
     public_keys: PublicKeySet
     issuer: str
     storage_ping: Callable[[], Awaitable[None]]
     metrics: Metrics
     trusted_proxies: TrustedProxies = NO_PROXIES
+    operator_port: int | None = None
+    """The port of the operator listener; None: the operator routes are served nowhere."""
+    signing_keys_current: Callable[[], bool] = lambda: True
+    """False when the signing keys have not been re-read from storage for too long (see /ready)."""
 
 
 SERVICES_STATE_KEY = "horus_services"

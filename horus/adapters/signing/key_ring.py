@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -28,6 +29,8 @@ from horus.ports.signing import PublicKeySet
 from horus.ports.signing_keys import SigningKeyRepository
 
 KEY_REFRESH_SECONDS = 5.0
+KEYS_STALE_AFTER_SECONDS = 30.0
+"""Keys not re-read for this long (six refreshes failed in a row) make /ready answer 503."""
 LOG = logging.getLogger("horus.keys")
 
 
@@ -99,6 +102,11 @@ class StoredKeys:
         self._clock = clock
         self._opened: dict[str, tuple[tuple[bytes, str], AsymmetricKey]] = {}
         self._reported: set[str] = set()
+        self._loaded_at = -float("inf")
+
+    def loaded_within(self, seconds: float) -> bool:
+        """Whether a ring was built from storage within the last `seconds`: the refresh keeps up."""
+        return time.monotonic() - self._loaded_at <= seconds
 
     def _open(self, stored: StoredSigningKey) -> AsymmetricKey:
         row = (stored.encrypted_private_key, stored.public_jwk)
@@ -127,12 +135,14 @@ class StoredKeys:
                     self._reported.add(key.kid)
                     LOG.error("signing key %s left out of the JWKS: %s", key.kid, error)
         (_, current), *later = timeline
-        return KeyRing(
+        ring = KeyRing(
             es256_signer(opened[current.kid]),
             {kid: key.private_key.public_key() for kid, key in opened.items()},
             [key.public_jwk for key in opened.values()],
             [(int(moment.timestamp()), es256_signer(opened[key.kid])) for moment, key in later],
         )
+        self._loaded_at = time.monotonic()
+        return ring
 
 
 async def stored_key_ring(keys: SigningKeyRepository, encryption: KeyEncryption, clock: Clock) -> KeyRing:
