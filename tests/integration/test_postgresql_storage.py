@@ -15,7 +15,7 @@ from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -30,9 +30,13 @@ from tests.fakes import T0
 from tests.integration.postgresql_databases import (
     CuttableAsyncProxy,
     admin_connection,
+    create_database,
+    drop_database,
     fresh_database,
     new_database_name,
+    server_address,
 )
+from tests.integration.postgresql_databases import database_url as url_of_database
 from tests.integration.test_storage_adapters import make_client, make_key
 
 
@@ -211,10 +215,9 @@ async def test_a_whole_pool_of_terminated_connections_costs_at_most_one_failure(
 async def test_a_cut_network_is_storage_unavailable_and_the_storage_recovers_when_it_is_back(
     database_url: str,
 ) -> None:
-    server = urlsplit(database_url)
-    proxy = CuttableAsyncProxy(server.hostname or "127.0.0.1", server.port or 5432)
+    proxy = CuttableAsyncProxy(*server_address())
     await proxy.start()
-    through_proxy = urlunsplit(server._replace(netloc=server.netloc.replace(f":{server.port}", f":{proxy.port}")))
+    through_proxy = url_of_database(urlsplit(database_url).path.lstrip("/"), proxy.port)
     storage = await opened(through_proxy)
     try:
         await storage.add(make_client())
@@ -280,18 +283,34 @@ async def test_rows_are_stored_exactly_as_sqlite_stores_them(
     assert sqlite_rows == postgresql_rows
 
 
-async def test_text_is_ordered_by_code_point_even_in_a_database_with_a_linguistic_collation() -> None:
+@pytest.fixture
+async def linguistic_database_url() -> AsyncIterator[str]:
+    """A database whose own text order is ICU's en-US; skipped on a server built without ICU (pgserver's)."""
+    name = new_database_name()
+    try:
+        await create_database(name, "LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8' TEMPLATE template0")
+    except asyncpg.FeatureNotSupportedError as error:
+        pytest.skip(f"no linguistic collation to test against: {error}")
+    try:
+        yield url_of_database(name)
+    finally:
+        await drop_database(name)
+
+
+async def test_text_is_ordered_by_code_point_even_in_a_database_with_a_linguistic_collation(
+    linguistic_database_url: str,
+) -> None:
     """Memory and SQLite sort 'B' before 'a'; an ICU or en_US database would not, unless told to."""
-    async with fresh_database("LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8' TEMPLATE template0") as url:
-        assert [(True,)] == await query(url, "SELECT 'a' < 'B'")  # the database's own order is linguistic
-        storage = await opened(url)
-        try:
-            client_ids = ["b", "B", "a", "A", "_x", "a.2", "a-1"]
-            for client_id in client_ids:
-                await storage.add(make_client(client_id))
-            for kid in client_ids:
-                await storage.add_key(make_key(kid, T0))
-            assert sorted(client_ids) == [client.client_id for client in await storage.list_all()]
-            assert sorted(client_ids) == [key.kid for key in await storage.list_keys()]
-        finally:
-            await storage.close()
+    url = linguistic_database_url
+    assert [(True,)] == await query(url, "SELECT 'a' < 'B'")  # the database's own order is linguistic
+    storage = await opened(url)
+    try:
+        client_ids = ["b", "B", "a", "A", "_x", "a.2", "a-1"]
+        for client_id in client_ids:
+            await storage.add(make_client(client_id))
+        for kid in client_ids:
+            await storage.add_key(make_key(kid, T0))
+        assert sorted(client_ids) == [client.client_id for client in await storage.list_all()]
+        assert sorted(client_ids) == [key.kid for key in await storage.list_keys()]
+    finally:
+        await storage.close()
