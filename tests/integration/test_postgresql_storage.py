@@ -7,13 +7,11 @@ behaviours only a server brings. Every test works in a database of its own.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
+import base64
 import time
 import traceback
 from collections.abc import AsyncIterator
-from contextlib import closing
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,8 +21,7 @@ import pytest
 from horus.adapters.storage import postgresql as postgresql_module
 from horus.adapters.storage.migrations import load_migrations
 from horus.adapters.storage.postgresql import PostgreSQLStorage
-from horus.adapters.storage.records import CLIENT_COLUMNS, KEY_COLUMNS, client_to_row, key_to_row
-from horus.adapters.storage.sqlite import SQLiteStorage
+from horus.adapters.storage.records import CLIENT_COLUMNS, KEY_COLUMNS
 from horus.domain.errors import StorageUnavailable
 from tests.fakes import T0
 from tests.integration.postgresql_databases import (
@@ -255,32 +252,87 @@ async def test_a_statement_blocked_past_the_command_timeout_is_storage_unavailab
         await storage.close()
 
 
-# What is stored
+# What is stored, and rows the old schema wrote
+
+TEXT_SCHEMA_VERSION = 6
+"""The last migration before 0007, which turned times into timestamptz and key bytes into bytea."""
 
 
-async def test_rows_are_stored_exactly_as_sqlite_stores_them(
-    storage: PostgreSQLStorage, database_url: str, tmp_path: Path
-) -> None:
-    client, key = make_client(scopes=("a:b", "read")), make_key("k1", T0, retires_at=T0 + timedelta(days=1))
-    sqlite = SQLiteStorage(tmp_path / "h.db")
-    await sqlite.open()
+async def migrate_up_to(url: str, version: int) -> None:
+    """The database as a Horus of that schema version left it."""
+    connection = await asyncpg.connect(url, timeout=10)
     try:
-        for adapter in (storage, sqlite):
-            await adapter.add(client)
-            await adapter.add_key(key)
+        async with connection.transaction():
+            await connection.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY)")
+            for migration in load_migrations("postgresql"):
+                if migration.version <= version:
+                    for statement in migration.statements:
+                        await connection.execute(statement)
+                    await connection.execute("INSERT INTO schema_migrations (version) VALUES ($1)", migration.version)
     finally:
-        await sqlite.close()
-    with closing(sqlite3.connect(tmp_path / "h.db")) as connection:
-        sqlite_rows = (
-            connection.execute(f"SELECT {CLIENT_COLUMNS} FROM clients").fetchall(),
-            connection.execute(f"SELECT {KEY_COLUMNS} FROM signing_keys").fetchall(),
-        )
-    postgresql_rows = (
-        await query(database_url, f"SELECT {CLIENT_COLUMNS} FROM clients"),
-        await query(database_url, f"SELECT {KEY_COLUMNS} FROM signing_keys"),
+        await connection.close()
+
+
+async def test_times_are_timestamptz_and_key_bytes_are_bytea(storage: PostgreSQLStorage, database_url: str) -> None:
+    columns = await query(
+        database_url,
+        "SELECT table_name, column_name, data_type FROM information_schema.columns"
+        " WHERE table_name IN ('clients', 'signing_keys')"
+        " AND column_name IN ('created_at', 'updated_at', 'activates_at', 'retires_at', 'encrypted_private_key')"
+        " ORDER BY 1, 2",
     )
-    assert ([client_to_row(client)], [key_to_row(key)]) == postgresql_rows
-    assert sqlite_rows == postgresql_rows
+    timestamptz = "timestamp with time zone"
+    assert [
+        ("clients", "created_at", timestamptz),
+        ("clients", "updated_at", timestamptz),
+        ("signing_keys", "activates_at", timestamptz),
+        ("signing_keys", "created_at", timestamptz),
+        ("signing_keys", "encrypted_private_key", "bytea"),
+        ("signing_keys", "retires_at", timestamptz),
+    ] == columns
+
+
+async def test_rows_written_by_the_text_schema_read_back_as_the_same_entities_after_migrating(
+    database_url: str,
+) -> None:
+    await migrate_up_to(database_url, TEXT_SCHEMA_VERSION)
+    # As the code of that schema wrote them: ISO 8601 text and base64 text (one time written with another offset).
+    await query(
+        database_url,
+        f"INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        *("billing.apps", "Billing", "read write", 1, "hmac-sha256$" + "ab" * 32),
+        *("2026-11-28T12:00:00+00:00", "2026-11-28T18:30:00.250000+05:30"),
+    )
+    await query(
+        database_url,
+        f"INSERT INTO signing_keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        *("k1", "ES256", base64.b64encode(bytes(range(256))).decode("ascii"), '{"kty":"EC","crv":"P-256","kid":"k1"}'),
+        *("2026-11-28T12:00:00+00:00", "2026-11-28T12:05:00+00:00", "2026-11-29T12:00:00+00:00"),
+    )
+    storage = await opened(database_url)
+    try:
+        assert make_client(updated_at=T0 + timedelta(hours=1, seconds=0.25)) == await storage.get("billing.apps")
+        assert [make_key("k1", T0, retires_at=T0 + timedelta(days=1))] == list(await storage.list_keys())
+    finally:
+        await storage.close()
+
+
+async def test_old_times_written_with_another_offset_are_compared_as_times_after_migrating(database_url: str) -> None:
+    """As text, '2026-11-28T17:30:00+05:30' (12:00 UTC) sorts after '2026-11-28T12:30:00+00:00': no longer."""
+    await migrate_up_to(database_url, TEXT_SCHEMA_VERSION)
+    await query(
+        database_url,
+        f"INSERT INTO signing_keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        *("k1", "ES256", base64.b64encode(b"key").decode("ascii"), "{}"),
+        *("2026-11-28T17:00:00+05:30", "2026-11-28T17:05:00+05:30", "2026-11-28T17:30:00+05:30"),
+    )
+    storage = await opened(database_url)
+    try:
+        await storage.retire_keys(["k1"], T0 + timedelta(minutes=30))
+        [key] = await storage.list_keys()
+        assert T0 == key.retires_at  # the earlier retirement stays
+    finally:
+        await storage.close()
 
 
 @pytest.fixture

@@ -170,17 +170,15 @@ async def test_scopes_round_trip(clients: ClientRepository, scopes: tuple[str, .
     assert scopes == stored.scopes
 
 
-async def test_timestamps_round_trip_with_their_time_zone(clients: ClientRepository) -> None:
+async def test_timestamps_come_back_as_the_same_instants_whatever_their_time_zone(clients: ClientRepository) -> None:
+    """PostgreSQL keeps instants (timestamptz), not offsets: an entity comes back equal, its times maybe in UTC."""
     created = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
     updated = datetime(2026, 6, 7, 8, 9, 10, tzinfo=timezone(timedelta(hours=5, minutes=30)))
     await clients.add(make_client(created_at=created, updated_at=updated))
     stored = await clients.get("billing.apps")
     assert stored is not None
     assert (created, updated) == (stored.created_at, stored.updated_at)
-    assert (timedelta(0), timedelta(hours=5, minutes=30)) == (
-        stored.created_at.utcoffset(),
-        stored.updated_at.utcoffset(),
-    )
+    assert None not in (stored.created_at.utcoffset(), stored.updated_at.utcoffset())
 
 
 async def test_a_disabled_client_stays_disabled(clients: ClientRepository) -> None:

@@ -7,7 +7,7 @@ PostgreSQL (test_failure_counters.py runs it on memory and SQLite).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Protocol
 
@@ -102,6 +102,14 @@ async def test_retiring_keys_sets_a_date_but_keeps_an_earlier_one(storage: Stora
     assert [T0 + timedelta(days=2), T0 + timedelta(days=1), T0 + timedelta(days=2), None] == [
         key.retires_at for key in await storage.list_keys()
     ]
+
+
+async def test_retiring_compares_times_not_the_offsets_they_were_written_with(storage: Storage) -> None:
+    india = timezone(timedelta(hours=5, minutes=30))
+    await storage.add_key(make_key("k1", T0, retires_at=(T0 + timedelta(hours=1)).astimezone(india)))
+    await storage.retire_keys(["k1"], T0 + timedelta(hours=2))  # later, though "14:00+00:00" < "18:30+05:30" as text
+    [key] = await storage.list_keys()
+    assert T0 + timedelta(hours=1) == key.retires_at
 
 
 async def test_retiring_no_keys_changes_nothing(storage: Storage) -> None:

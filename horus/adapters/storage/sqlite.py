@@ -13,16 +13,7 @@ from typing import Any
 import aiosqlite
 
 from horus.adapters.storage.migrations import load_migrations
-from horus.adapters.storage.records import (
-    CLIENT_COLUMNS,
-    CLIENT_REVISION,
-    KEY_COLUMNS,
-    client_from_row,
-    client_to_row,
-    found_client,
-    key_from_row,
-    key_to_row,
-)
+from horus.adapters.storage.records import CLIENT_COLUMNS, CLIENT_REVISION, KEY_COLUMNS, SQLITE_ROWS
 from horus.domain.client import Client
 from horus.domain.errors import ClientAlreadyExists, ClientNotFound, StorageUnavailable
 from horus.domain.signing_key import StoredSigningKey
@@ -130,7 +121,7 @@ class SQLiteStorage(ClientRepository, ClientChanges, SigningKeyRepository, Revok
 
     async def get(self, client_id: str, fresh: bool = False) -> Client | None:
         row = await self._fetch_one(f"SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = ?", (client_id,))
-        return found_client(row)
+        return SQLITE_ROWS.found_client(row)
 
     async def _change_clients(self, sql: str, parameters: tuple[Any, ...]) -> int:
         """The clients table's triggers (migration 0005) bump the client revision in the same transaction."""
@@ -140,13 +131,14 @@ class SQLiteStorage(ClientRepository, ClientChanges, SigningKeyRepository, Revok
     async def add(self, client: Client) -> None:
         try:
             await self._change_clients(
-                f"INSERT INTO clients ({CLIENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", client_to_row(client)
+                f"INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ({_marks(CLIENT_COLUMNS)})",
+                SQLITE_ROWS.client_to_row(client),
             )
         except sqlite3.IntegrityError as error:
             raise ClientAlreadyExists(client.client_id) from error
 
     async def update(self, client: Client) -> None:
-        client_id, *values = client_to_row(client)
+        client_id, *values = SQLITE_ROWS.client_to_row(client)
         changed = await self._change_clients(
             "UPDATE clients SET name = ?, scopes = ?, enabled = ?, secret_hash = ?, created_at = ?,"
             " updated_at = ? WHERE client_id = ?",
@@ -165,11 +157,11 @@ class SQLiteStorage(ClientRepository, ClientChanges, SigningKeyRepository, Revok
 
     async def list_all(self) -> Sequence[Client]:
         rows = await self._fetch_all(f"SELECT {CLIENT_COLUMNS} FROM clients ORDER BY client_id")
-        return [client_from_row(row) for row in rows]
+        return [SQLITE_ROWS.client_from_row(row) for row in rows]
 
     async def list_keys(self) -> Sequence[StoredSigningKey]:
         rows = await self._fetch_all(f"SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY created_at, kid")
-        return [key_from_row(row) for row in rows]
+        return [SQLITE_ROWS.key_from_row(row) for row in rows]
 
     async def add_key(self, key: StoredSigningKey) -> None:
         try:
@@ -178,10 +170,12 @@ class SQLiteStorage(ClientRepository, ClientChanges, SigningKeyRepository, Revok
             raise ValueError(f"signing key {key.kid} already stored") from error
 
     async def _write_key(self, key: StoredSigningKey) -> None:
-        await self._write(f"INSERT INTO signing_keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", key_to_row(key))
+        await self._write(
+            f"INSERT INTO signing_keys ({KEY_COLUMNS}) VALUES ({_marks(KEY_COLUMNS)})", SQLITE_ROWS.key_to_row(key)
+        )
 
     async def retire_keys(self, kids: Sequence[str], retires_at: datetime) -> None:
-        stamp = retires_at.isoformat()
+        stamp = SQLITE_ROWS.time_to_sql(retires_at)  # UTC text, as every stored time: text order is time order
         async with self._transaction() as db:
             for kid in kids:
                 await db.execute(
@@ -249,3 +243,8 @@ class SQLiteStorage(ClientRepository, ClientChanges, SigningKeyRepository, Revok
             f" WHERE window_number = ? AND key IN ({marks})",
             (1 if failed else 0, window, *keys),
         )
+
+
+def _marks(columns: str) -> str:
+    """'?, ?, ...', one per column of a records.py column list."""
+    return ", ".join("?" for _ in columns.split(","))
