@@ -8,9 +8,11 @@ entry in STORAGE_FACTORIES, or a pytest.param with a skip mark when it needs a s
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import stat
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -31,6 +33,7 @@ from horus.ports.clients import ClientChanges, ClientRepository
 from horus.ports.signing_keys import SigningKeyRepository
 from tests.fakes import T0
 from tests.integration.postgresql_databases import ThrowawayPostgreSQLStorage, database_url
+from tests.integration.processes import horus_env, run_horus
 
 
 class Storage(ClientRepository, SigningKeyRepository, Protocol):
@@ -322,6 +325,58 @@ async def test_sqlite_runs_in_wal_mode(db_path: Path) -> None:
     assert [("wal",)] == query(db_path, "PRAGMA journal_mode")
 
 
+@pytest.fixture
+def everyone_may_read_new_files() -> Iterator[None]:
+    """The usual umask: files are created 0644 unless the creator says otherwise."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+@pytest.mark.usefixtures("everyone_may_read_new_files")
+async def test_sqlite_creates_the_database_and_its_wal_and_shm_files_readable_by_the_owner_only(db_path: Path) -> None:
+    storage = await opened_sqlite(db_path)
+    try:
+        await storage.add(make_client())  # the -wal and -shm files exist while a connection is open
+        modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in sorted(db_path.parent.glob("h.db*"))}
+    finally:
+        await storage.close()
+    assert {"h.db": 0o600, "h.db-shm": 0o600, "h.db-wal": 0o600} == modes
+    assert 0o022 == os.umask(0o022)  # the process's umask is back as it was
+
+
+@pytest.mark.parametrize("suffix", ["", "-wal", "-shm"])
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604])
+async def test_sqlite_refuses_a_database_whose_files_others_can_read(db_path: Path, suffix: str, mode: int) -> None:
+    await (await opened_sqlite(db_path)).close()
+    readable = db_path.with_name("h.db" + suffix)
+    readable.touch(0o600)
+    readable.chmod(mode)
+    storage = SQLiteStorage(db_path)
+    try:
+        with pytest.raises(StorageUnavailable) as raised:
+            await storage.open()
+    finally:
+        await storage.close()  # had it opened, its connection's thread would keep the test run from exiting
+    assert f"the SQLite file {readable} is readable by others; chmod 600 it" == raised.value.message
+
+
+def test_the_cli_on_a_database_others_can_read_says_so_in_one_line(tmp_path: Path) -> None:
+    env = horus_env(tmp_path, HORUS_SECRET_KEY="k" * 40)
+    assert 0 == run_horus(["clients", "create", "--client-id", "a"], env, tmp_path).exit_code
+    (tmp_path / "horus.db").chmod(0o644)
+    listed = run_horus(["clients", "list"], env, tmp_path)
+    assert (
+        2,
+        f"horus: cannot start: the SQLite file {tmp_path / 'horus.db'} is readable by others; chmod 600 it\n",
+    ) == (
+        listed.exit_code,
+        listed.stderr,
+    )
+
+
 async def test_sqlite_in_a_missing_directory_is_storage_unavailable(tmp_path: Path) -> None:
     storage = SQLiteStorage(tmp_path / "missing" / "h.db")
     with pytest.raises(StorageUnavailable):
@@ -343,6 +398,7 @@ async def test_sqlite_on_a_path_that_is_a_directory_is_storage_unavailable(direc
 @pytest.fixture
 def text_file_at_db_path(db_path: Path) -> Path:
     db_path.write_bytes(b"this is not a database, only a text file. " * 200)
+    db_path.chmod(0o600)
     return db_path
 
 
@@ -428,6 +484,7 @@ def _prepare_path(db_path: Path, prepare: str) -> None:
         db_path.mkdir()
     elif prepare == "not-a-database":
         db_path.write_bytes(b"this is not a database, only a text file. " * 200)
+        db_path.chmod(0o600)
 
 
 async def test_sqlite_used_before_open_is_storage_unavailable(db_path: Path) -> None:

@@ -1,9 +1,16 @@
-"""SQLite storage through aiosqlite: the default. WAL mode, a busy timeout, migrations applied at open."""
+"""SQLite storage through aiosqlite: the default. WAL mode, a busy timeout, migrations applied at open.
+
+The files hold client ids, scopes, the argon2id hashes of imported secrets and, with several
+workers, the addresses of failed attempts: they are created 0600 (SQLite gives the -wal and -shm
+files the database file's mode), and a database that others can read is refused, as the key file is.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import stat
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -22,6 +29,8 @@ from horus.ports.revocations import RevokedTokens
 from horus.ports.signing_keys import SigningKeyRepository
 
 BUSY_TIMEOUT_MS = 5000
+PRIVATE_UMASK = 0o077
+SQLITE_FILE_SUFFIXES = ("", "-wal", "-shm")
 
 
 class SQLiteStorage(ClientRepository, ClientChanges, SigningKeyRepository, RevokedTokens):
@@ -38,6 +47,8 @@ class SQLiteStorage(ClientRepository, ClientChanges, SigningKeyRepository, Revok
             raise StorageUnavailable(f"the directory of the SQLite file does not exist: {self._path.parent}")
         if self._path.is_dir():  # aiosqlite's failed connect leaves its worker thread behind: refuse first
             raise StorageUnavailable(f"the SQLite path is a directory, not a database file: {self._path}")
+        _refuse_files_others_can_read(self._path)
+        previous_umask = os.umask(PRIVATE_UMASK)  # process-wide, so only for as long as the files may be created
         try:
             self._connection = await aiosqlite.connect(self._path, isolation_level=None)
             await self._connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -51,6 +62,8 @@ class SQLiteStorage(ClientRepository, ClientChanges, SigningKeyRepository, Revok
         except BaseException:
             await self.close()
             raise
+        finally:
+            os.umask(previous_umask)
 
     async def close(self) -> None:
         if self._connection is not None:
@@ -243,6 +256,19 @@ class SQLiteStorage(ClientRepository, ClientChanges, SigningKeyRepository, Revok
             f" WHERE window_number = ? AND key IN ({marks})",
             (1 if failed else 0, window, *keys),
         )
+
+
+def _refuse_files_others_can_read(database: Path) -> None:
+    for suffix in SQLITE_FILE_SUFFIXES:
+        path = database.with_name(database.name + suffix)
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            raise StorageUnavailable(f"cannot read the SQLite file {path}: {error.strerror}") from error
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise StorageUnavailable(f"the SQLite file {path} is readable by others; chmod 600 it")
 
 
 def _marks(columns: str) -> str:
