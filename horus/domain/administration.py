@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from horus.domain.client import Client, parse_scopes, validate_client_id, validate_name
 from horus.domain.client_secret import SECRET_ENTROPY_BYTES, format_generated_secret, has_generated_prefix
-from horus.domain.errors import ClientNotFound, InvalidClientData
+from horus.domain.errors import ClientChangedConcurrently, ClientNotFound, InvalidClientData
 from horus.domain.token_request import MAX_CLIENT_SECRET_LENGTH
 from horus.ports.clients import ClientRepository
 from horus.ports.clock import Clock
 from horus.ports.hashing import SecretHasher
 from horus.ports.randomness import Randomness
+
+CHANGE_ATTEMPTS = 5
+"""Reads and writes one change may take while other changes to the same client keep landing first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,23 +83,31 @@ class ClientAdministration:
         return await self._clients.list_all()
 
     async def set_enabled(self, client_id: str, enabled: bool) -> Client:
-        client = await self.get(client_id)
-        changed = client.with_changes(self._clock.now(), enabled=enabled)
-        await self._clients.update(changed)
-        return changed
+        return await self._change(client_id, lambda client, now: client.with_changes(now, enabled=enabled))
 
     async def set_scopes(self, client_id: str, scope: str) -> Client:
-        client = await self.get(client_id)
-        changed = client.with_changes(self._clock.now(), scopes=parse_scopes(scope))
-        await self._clients.update(changed)
-        return changed
+        scopes = parse_scopes(scope)
+        return await self._change(client_id, lambda client, now: client.with_changes(now, scopes=scopes))
 
     async def rotate_secret(self, client_id: str) -> ClientWithSecret:
-        client = await self.get(client_id)
         secret, secret_hash = self._new_secret()
-        changed = client.with_changes(self._clock.now(), secret_hash=secret_hash)
-        await self._clients.update(changed)
+        changed = await self._change(client_id, lambda client, now: client.with_changes(now, secret_hash=secret_hash))
         return ClientWithSecret(changed, secret)
 
     async def delete(self, client_id: str) -> None:
         await self._clients.remove(client_id)
+
+    async def _change(self, client_id: str, change: Callable[[Client, datetime], Client]) -> Client:
+        """Applies `change` to the stored client; if another change lands in between, again to the new state.
+
+        Two administrators changing one client at once both get their change (a rotated secret and a
+        disable, say): the later write finds the version it read gone, reads again and re-applies.
+        Only a client that keeps changing under it ends in ClientChangedConcurrently, with nothing written.
+        """
+        for _ in range(CHANGE_ATTEMPTS):
+            client = await self.get(client_id)
+            try:
+                return await self._clients.update(change(client, self._clock.now()))
+            except ClientChangedConcurrently:
+                continue
+        raise ClientChangedConcurrently(client_id)

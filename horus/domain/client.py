@@ -28,6 +28,8 @@ class Client:
     secret_hash: str
     created_at: datetime
     updated_at: datetime
+    version: int = 0
+    """The stored client's version: the repository applies an update only to the version it was read at."""
 
     def with_changes(self, updated_at: datetime, **changes: object) -> Client:
         return replace(self, updated_at=updated_at, **changes)  # type: ignore[arg-type]

@@ -21,7 +21,6 @@ import pytest
 from horus.adapters.storage import postgresql as postgresql_module
 from horus.adapters.storage.migrations import load_migrations
 from horus.adapters.storage.postgresql import PostgreSQLStorage
-from horus.adapters.storage.records import CLIENT_COLUMNS, KEY_COLUMNS
 from horus.domain.errors import StorageUnavailable
 from tests.fakes import T0
 from tests.integration.postgresql_databases import (
@@ -256,6 +255,8 @@ async def test_a_statement_blocked_past_the_command_timeout_is_storage_unavailab
 
 TEXT_SCHEMA_VERSION = 6
 """The last migration before 0007, which turned times into timestamptz and key bytes into bytea."""
+TEXT_SCHEMA_CLIENT_COLUMNS = "client_id, name, scopes, enabled, secret_hash, created_at, updated_at"
+TEXT_SCHEMA_KEY_COLUMNS = "kid, algorithm, encrypted_private_key, public_jwk, created_at, activates_at, retires_at"
 
 
 async def migrate_up_to(url: str, version: int) -> None:
@@ -299,13 +300,13 @@ async def test_rows_written_by_the_text_schema_read_back_as_the_same_entities_af
     # As the code of that schema wrote them: ISO 8601 text and base64 text (one time written with another offset).
     await query(
         database_url,
-        f"INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        f"INSERT INTO clients ({TEXT_SCHEMA_CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         *("billing.apps", "Billing", "read write", 1, "hmac-sha256$" + "ab" * 32),
         *("2026-11-28T12:00:00+00:00", "2026-11-28T18:30:00.250000+05:30"),
     )
     await query(
         database_url,
-        f"INSERT INTO signing_keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        f"INSERT INTO signing_keys ({TEXT_SCHEMA_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         *("k1", "ES256", base64.b64encode(bytes(range(256))).decode("ascii"), '{"kty":"EC","crv":"P-256","kid":"k1"}'),
         *("2026-11-28T12:00:00+00:00", "2026-11-28T12:05:00+00:00", "2026-11-29T12:00:00+00:00"),
     )
@@ -322,7 +323,7 @@ async def test_old_times_written_with_another_offset_are_compared_as_times_after
     await migrate_up_to(database_url, TEXT_SCHEMA_VERSION)
     await query(
         database_url,
-        f"INSERT INTO signing_keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        f"INSERT INTO signing_keys ({TEXT_SCHEMA_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         *("k1", "ES256", base64.b64encode(b"key").decode("ascii"), "{}"),
         *("2026-11-28T17:00:00+05:30", "2026-11-28T17:05:00+05:30", "2026-11-28T17:30:00+05:30"),
     )

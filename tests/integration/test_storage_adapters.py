@@ -14,6 +14,7 @@ import stat
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import closing
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,7 +28,7 @@ from horus.adapters.storage.memory import MemoryStorage
 from horus.adapters.storage.migrations import load_migrations
 from horus.adapters.storage.sqlite import SQLiteStorage
 from horus.domain.client import Client
-from horus.domain.errors import ClientAlreadyExists, ClientNotFound, StorageUnavailable
+from horus.domain.errors import ClientAlreadyExists, ClientChangedConcurrently, ClientNotFound, StorageUnavailable
 from horus.domain.signing_key import StoredSigningKey
 from horus.ports.clients import ClientChanges, ClientRepository
 from horus.ports.signing_keys import SigningKeyRepository
@@ -132,8 +133,33 @@ async def test_an_update_changes_every_field_and_persists(clients: ClientReposit
         secret_hash="argon2id$" + "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA",
         updated_at=T0 + timedelta(hours=1),
     )
-    await clients.update(changed)
-    assert changed == await clients.get("billing.apps")
+    stored = await clients.update(changed)
+    assert (replace(changed, version=1), stored) == (stored, await clients.get("billing.apps"))
+
+
+async def test_an_update_stores_and_returns_the_next_version(clients: ClientRepository) -> None:
+    await clients.add(make_client())
+    first = await clients.update(make_client(enabled=False))
+    second = await clients.update(replace(first, name="renamed"))
+    assert (make_client(enabled=False, version=1), make_client(enabled=False, name="renamed", version=2)) == (
+        first,
+        second,
+    )
+    assert second == await clients.get("billing.apps")
+
+
+async def test_an_update_from_a_stale_read_is_refused_and_keeps_the_change_it_did_not_see(
+    clients: ClientRepository,
+) -> None:
+    await clients.add(make_client())
+    read_by_one, read_by_other = await clients.get("billing.apps"), await clients.get("billing.apps")
+    assert read_by_one is not None
+    assert read_by_other is not None
+    disabled = await clients.update(replace(read_by_one, enabled=False))
+    with pytest.raises(ClientChangedConcurrently) as raised:
+        await clients.update(replace(read_by_other, secret_hash="hmac-sha256$" + "cd" * 32))
+    assert "billing.apps" == raised.value.client_id
+    assert disabled == await clients.get("billing.apps")
 
 
 async def test_an_update_touches_only_its_own_client(clients: ClientRepository) -> None:
@@ -196,7 +222,7 @@ async def test_a_change_is_seen_by_the_next_read_even_after_an_earlier_read(clie
     await clients.add(make_client())
     assert make_client() == await clients.get("billing.apps")
     await clients.update(make_client(enabled=False))
-    assert make_client(enabled=False) == await clients.get("billing.apps")
+    assert make_client(enabled=False, version=1) == await clients.get("billing.apps")
     await clients.remove("billing.apps")
     assert None is await clients.get("billing.apps")
 
@@ -318,6 +344,32 @@ async def test_sqlite_migrations_are_applied_once(db_path: Path) -> None:
     expected = sorted((migration.version,) for migration in load_migrations("sqlite"))
     assert expected == sorted(query(db_path, "SELECT version FROM schema_migrations"))
     assert [(1,)] == query(db_path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'clients'")
+
+
+def sqlite_database_before_client_versions(path: Path) -> None:
+    """A database as Horus left it before clients carried a version, with one client and one key in it."""
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY)")
+        for migration in load_migrations("sqlite"):
+            if migration.version < 8:  # 0008 added clients.version
+                for statement in migration.statements:
+                    db.execute(statement)
+                db.execute("INSERT INTO schema_migrations (version) VALUES (?)", (migration.version,))
+        db.execute(
+            "INSERT INTO clients (client_id, name, scopes, enabled, secret_hash, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            ("billing.apps", "Billing", "read write", 1, "hmac-sha256$" + "ab" * 32, T0.isoformat(), T0.isoformat()),
+        )
+    path.chmod(0o600)
+
+
+async def test_sqlite_rows_of_an_older_schema_read_back_as_the_same_entities(db_path: Path) -> None:
+    await asyncio.to_thread(sqlite_database_before_client_versions, db_path)
+    storage = await opened_sqlite(db_path)
+    try:
+        assert make_client() == await storage.get("billing.apps")
+    finally:
+        await storage.close()
 
 
 async def test_sqlite_runs_in_wal_mode(db_path: Path) -> None:

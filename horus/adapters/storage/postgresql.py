@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -20,7 +21,7 @@ import asyncpg
 from horus.adapters.storage.migrations import load_migrations
 from horus.adapters.storage.records import CLIENT_COLUMNS, CLIENT_REVISION, KEY_COLUMNS, POSTGRESQL_ROWS
 from horus.domain.client import Client
-from horus.domain.errors import ClientAlreadyExists, ClientNotFound, StorageUnavailable
+from horus.domain.errors import ClientAlreadyExists, ClientChangedConcurrently, ClientNotFound, StorageUnavailable
 from horus.domain.signing_key import StoredSigningKey
 from horus.ports.clients import ClientChanges, ClientRepository
 from horus.ports.revocations import RevokedTokens
@@ -149,16 +150,20 @@ class PostgreSQLStorage(ClientRepository, ClientChanges, SigningKeyRepository, R
             except asyncpg.UniqueViolationError as error:
                 raise ClientAlreadyExists(client.client_id) from error
 
-    async def update(self, client: Client) -> None:
-        client_id, *values = POSTGRESQL_ROWS.client_to_row(client)
-        changed = await self._change_clients(
-            "UPDATE clients SET name = $1, scopes = $2, enabled = $3, secret_hash = $4, created_at = $5,"
-            " updated_at = $6 WHERE client_id = $7",
-            *values,
-            client_id,
-        )
-        if changed == 0:
-            raise ClientNotFound(client.client_id)
+    async def update(self, client: Client) -> Client:
+        client_id, *values, version = POSTGRESQL_ROWS.client_to_row(client)
+        async with self._connection() as db:
+            status = await db.execute(
+                "UPDATE clients SET name = $1, scopes = $2, enabled = $3, secret_hash = $4, created_at = $5,"
+                " updated_at = $6, version = version + 1 WHERE client_id = $7 AND version = $8",
+                *values,
+                client_id,
+                version,
+            )
+            if _row_count(status) == 0:
+                stored = await db.fetchval("SELECT 1 FROM clients WHERE client_id = $1", client_id)
+                raise ClientChangedConcurrently(client_id) if stored else ClientNotFound(client_id)
+        return replace(client, version=version + 1)
 
     async def remove(self, client_id: str) -> None:
         if await self._change_clients("DELETE FROM clients WHERE client_id = $1", client_id) == 0:

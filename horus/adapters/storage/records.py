@@ -16,7 +16,7 @@ from typing import Any
 from horus.domain.client import Client
 from horus.domain.signing_key import StoredSigningKey
 
-CLIENT_COLUMNS = "client_id, name, scopes, enabled, secret_hash, created_at, updated_at"
+CLIENT_COLUMNS = "client_id, name, scopes, enabled, secret_hash, created_at, updated_at, version"
 CLIENT_REVISION = "SELECT revision FROM client_changes WHERE id = 1"
 KEY_COLUMNS = "kid, algorithm, encrypted_private_key, public_jwk, created_at, activates_at, retires_at"
 
@@ -59,10 +59,11 @@ class RowFormat:
             client.secret_hash,
             self.time_to_sql(client.created_at),
             self.time_to_sql(client.updated_at),
+            client.version,
         )
 
     def client_from_row(self, row: Sequence[Any]) -> Client:
-        client_id, name, scopes, enabled, secret_hash, created_at, updated_at = row
+        client_id, name, scopes, enabled, secret_hash, created_at, updated_at, version = row
         return Client(
             client_id=client_id,
             name=name,
@@ -71,6 +72,7 @@ class RowFormat:
             secret_hash=secret_hash,
             created_at=self.time_from_sql(created_at),
             updated_at=self.time_from_sql(updated_at),
+            version=version,
         )
 
     def found_client(self, row: Sequence[Any] | None) -> Client | None:

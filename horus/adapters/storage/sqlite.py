@@ -13,6 +13,7 @@ import sqlite3
 import stat
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ import aiosqlite
 from horus.adapters.storage.migrations import load_migrations
 from horus.adapters.storage.records import CLIENT_COLUMNS, CLIENT_REVISION, KEY_COLUMNS, SQLITE_ROWS
 from horus.domain.client import Client
-from horus.domain.errors import ClientAlreadyExists, ClientNotFound, StorageUnavailable
+from horus.domain.errors import ClientAlreadyExists, ClientChangedConcurrently, ClientNotFound, StorageUnavailable
 from horus.domain.signing_key import StoredSigningKey
 from horus.ports.clients import ClientChanges, ClientRepository
 from horus.ports.revocations import RevokedTokens
@@ -150,15 +151,20 @@ class SQLiteStorage(ClientRepository, ClientChanges, SigningKeyRepository, Revok
         except sqlite3.IntegrityError as error:
             raise ClientAlreadyExists(client.client_id) from error
 
-    async def update(self, client: Client) -> None:
-        client_id, *values = SQLITE_ROWS.client_to_row(client)
-        changed = await self._change_clients(
-            "UPDATE clients SET name = ?, scopes = ?, enabled = ?, secret_hash = ?, created_at = ?,"
-            " updated_at = ? WHERE client_id = ?",
-            (*values, client_id),
-        )
-        if changed == 0:
-            raise ClientNotFound(client.client_id)
+    async def update(self, client: Client) -> Client:
+        client_id, *values, version = SQLITE_ROWS.client_to_row(client)
+        async with self._transaction() as db:
+            async with db.execute(
+                "UPDATE clients SET name = ?, scopes = ?, enabled = ?, secret_hash = ?, created_at = ?,"
+                " updated_at = ?, version = version + 1 WHERE client_id = ? AND version = ?",
+                (*values, client_id, version),
+            ) as cursor:
+                updated = cursor.rowcount == 1
+            if not updated:
+                async with db.execute("SELECT 1 FROM clients WHERE client_id = ?", (client_id,)) as cursor:
+                    stored = await cursor.fetchone()
+                raise ClientChangedConcurrently(client_id) if stored else ClientNotFound(client_id)
+        return replace(client, version=version + 1)
 
     async def remove(self, client_id: str) -> None:
         if await self._change_clients("DELETE FROM clients WHERE client_id = ?", (client_id,)) == 0:
