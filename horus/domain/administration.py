@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from horus.domain.client import Client, parse_scopes, validate_client_id, validate_name
 from horus.domain.client_secret import SECRET_ENTROPY_BYTES, format_generated_secret, has_generated_prefix
@@ -66,7 +66,7 @@ class ClientAdministration:
         else:
             shown, secret_hash = None, self._hasher.hash_imported(validate_imported_secret(imported_secret))
         now = self._clock.now()
-        client = Client(client_id, name, scopes, True, secret_hash, now, now)
+        client = Client(client_id, name, scopes, True, secret_hash, now, now, not_before=_start_of_second(now))
         await self._clients.add(client)
         return ClientWithSecret(client, shown)
 
@@ -83,16 +83,26 @@ class ClientAdministration:
         return await self._clients.list_all()
 
     async def set_enabled(self, client_id: str, enabled: bool) -> Client:
-        return await self._change(client_id, lambda client, now: client.with_changes(now, enabled=enabled))
+        """Disabling also ends the client's tokens so far: enabling it again does not bring them back."""
+        if enabled:
+            return await self._change(client_id, lambda client, now: client.with_changes(now, enabled=True))
+        return await self._change(
+            client_id, lambda client, now: client.with_changes(now, enabled=False, not_before=_next_whole_second(now))
+        )
 
     async def set_scopes(self, client_id: str, scope: str) -> Client:
         scopes = parse_scopes(scope)
         return await self._change(client_id, lambda client, now: client.with_changes(now, scopes=scopes))
 
-    async def rotate_secret(self, client_id: str) -> ClientWithSecret:
+    async def rotate_secret(self, client_id: str, keep_tokens: bool = False) -> ClientWithSecret:
+        """A new secret ends the tokens issued so far, unless `keep_tokens` (a planned rotation, no leak)."""
         secret, secret_hash = self._new_secret()
-        changed = await self._change(client_id, lambda client, now: client.with_changes(now, secret_hash=secret_hash))
-        return ClientWithSecret(changed, secret)
+
+        def rotated(client: Client, now: datetime) -> Client:
+            not_before = client.not_before if keep_tokens else _next_whole_second(now)
+            return client.with_changes(now, secret_hash=secret_hash, not_before=not_before)
+
+        return ClientWithSecret(await self._change(client_id, rotated), secret)
 
     async def delete(self, client_id: str) -> None:
         await self._clients.remove(client_id)
@@ -111,3 +121,20 @@ class ClientAdministration:
             except ClientChangedConcurrently:
                 continue
         raise ClientChangedConcurrently(client_id)
+
+
+def _next_whole_second(moment: datetime) -> datetime:
+    """Where a change that ends tokens (rotate-secret, disable) puts not_before.
+
+    A token's iat is whole seconds (RFC 7519 NumericDate): one from the very second of the change may
+    have been issued before it. Only tokens from the next whole second on are trusted, so none issued
+    before the change passes; the price is that one issued later in that same second is inactive too.
+    """
+    start = _start_of_second(moment)
+    return start if start == moment else start + timedelta(seconds=1)
+
+
+def _start_of_second(moment: datetime) -> datetime:
+    """Where a new client puts not_before: its own first tokens, issued in the second of its creation, are
+    active; so would be a token that an earlier client with the same id got in that very second."""
+    return moment.replace(microsecond=0)

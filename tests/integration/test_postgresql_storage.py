@@ -312,7 +312,8 @@ async def test_rows_written_by_the_text_schema_read_back_as_the_same_entities_af
     )
     storage = await opened(database_url)
     try:
-        assert make_client(updated_at=T0 + timedelta(hours=1, seconds=0.25)) == await storage.get("billing.apps")
+        expected = make_client(updated_at=T0 + timedelta(hours=1, seconds=0.25), not_before=T0)  # from creation on
+        assert expected == await storage.get("billing.apps")
         assert [make_key("k1", T0, retires_at=T0 + timedelta(days=1))] == list(await storage.list_keys())
     finally:
         await storage.close()

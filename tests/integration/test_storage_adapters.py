@@ -210,6 +210,14 @@ async def test_timestamps_come_back_as_the_same_instants_whatever_their_time_zon
     assert None not in (stored.created_at.utcoffset(), stored.updated_at.utcoffset())
 
 
+@pytest.mark.parametrize("not_before", [None, T0, T0 + timedelta(seconds=1)], ids=["none", "created", "later"])
+async def test_not_before_round_trips(clients: ClientRepository, not_before: datetime | None) -> None:
+    await clients.add(make_client(not_before=not_before))
+    stored = await clients.get("billing.apps")
+    assert stored is not None
+    assert not_before == stored.not_before
+
+
 async def test_a_disabled_client_stays_disabled(clients: ClientRepository) -> None:
     await clients.add(make_client(enabled=False))
     stored = await clients.get("billing.apps")
@@ -367,7 +375,7 @@ async def test_sqlite_rows_of_an_older_schema_read_back_as_the_same_entities(db_
     await asyncio.to_thread(sqlite_database_before_client_versions, db_path)
     storage = await opened_sqlite(db_path)
     try:
-        assert make_client() == await storage.get("billing.apps")
+        assert make_client(not_before=T0) == await storage.get("billing.apps")  # tokens from its creation on
     finally:
         await storage.close()
 

@@ -155,7 +155,7 @@ class PostgreSQLStorage(ClientRepository, ClientChanges, SigningKeyRepository, R
         async with self._connection() as db:
             status = await db.execute(
                 "UPDATE clients SET name = $1, scopes = $2, enabled = $3, secret_hash = $4, created_at = $5,"
-                " updated_at = $6, version = version + 1 WHERE client_id = $7 AND version = $8",
+                " updated_at = $6, not_before = $7, version = version + 1 WHERE client_id = $8 AND version = $9",
                 *values,
                 client_id,
                 version,

@@ -16,7 +16,7 @@ from typing import Any
 from horus.domain.client import Client
 from horus.domain.signing_key import StoredSigningKey
 
-CLIENT_COLUMNS = "client_id, name, scopes, enabled, secret_hash, created_at, updated_at, version"
+CLIENT_COLUMNS = "client_id, name, scopes, enabled, secret_hash, created_at, updated_at, not_before, version"
 CLIENT_REVISION = "SELECT revision FROM client_changes WHERE id = 1"
 KEY_COLUMNS = "kid, algorithm, encrypted_private_key, public_jwk, created_at, activates_at, retires_at"
 
@@ -47,7 +47,9 @@ class RowFormat:
 
     def __post_init__(self) -> None:
         # Decoded in place of a missing client, so that "no such client" costs what "this client" costs.
-        absent = Client("absent-client", "", ("read", "write"), True, "hmac-sha256$" + "0" * 64, _ABSENT, _ABSENT)
+        absent = Client(
+            "absent-client", "", ("read", "write"), True, "hmac-sha256$" + "0" * 64, _ABSENT, _ABSENT, _ABSENT
+        )
         object.__setattr__(self, "_absent_client_row", self.client_to_row(absent))
 
     def client_to_row(self, client: Client) -> tuple[Any, ...]:
@@ -59,11 +61,12 @@ class RowFormat:
             client.secret_hash,
             self.time_to_sql(client.created_at),
             self.time_to_sql(client.updated_at),
+            self.time_to_sql(client.not_before) if client.not_before else None,
             client.version,
         )
 
     def client_from_row(self, row: Sequence[Any]) -> Client:
-        client_id, name, scopes, enabled, secret_hash, created_at, updated_at, version = row
+        client_id, name, scopes, enabled, secret_hash, created_at, updated_at, not_before, version = row
         return Client(
             client_id=client_id,
             name=name,
@@ -72,6 +75,7 @@ class RowFormat:
             secret_hash=secret_hash,
             created_at=self.time_from_sql(created_at),
             updated_at=self.time_from_sql(updated_at),
+            not_before=self.time_from_sql(not_before) if not_before else None,
             version=version,
         )
 

@@ -155,8 +155,8 @@ class SQLiteStorage(ClientRepository, ClientChanges, SigningKeyRepository, Revok
         client_id, *values, version = SQLITE_ROWS.client_to_row(client)
         async with self._transaction() as db:
             async with db.execute(
-                "UPDATE clients SET name = ?, scopes = ?, enabled = ?, secret_hash = ?, created_at = ?,"
-                " updated_at = ?, version = version + 1 WHERE client_id = ? AND version = ?",
+                "UPDATE clients SET name = ?, scopes = ?, enabled = ?, secret_hash = ?, created_at = ?, updated_at = ?,"
+                " not_before = ?, version = version + 1 WHERE client_id = ? AND version = ?",
                 (*values, client_id, version),
             ) as cursor:
                 updated = cursor.rowcount == 1
