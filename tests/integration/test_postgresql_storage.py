@@ -1,6 +1,6 @@
 """PostgreSQL's own promises: migrations under concurrency, failing fast when the server is away, and recovering.
 
-The shared behaviour suite (test_storage_adapters.py) runs on PostgreSQL too; these are the
+The shared contract suites (test_client_repository.py and the others) run on PostgreSQL too; these are the
 behaviours only a server brings. Every test works in a database of its own.
 """
 
@@ -33,7 +33,7 @@ from tests.integration.postgresql_databases import (
     server_address,
 )
 from tests.integration.postgresql_databases import database_url as url_of_database
-from tests.integration.test_storage_adapters import make_client, make_key
+from tests.integration.storages import make_client, make_key
 
 
 @pytest.fixture
