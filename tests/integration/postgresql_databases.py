@@ -59,6 +59,8 @@ def _start_bundled_server() -> str:
         find_suitable_port,
     )
 
+    # pgserver makes one function per bundled binary as it is imported, which type checkers cannot see.
+    initdb, pg_ctl = pgserver.initdb, pgserver.pg_ctl  # type: ignore[attr-defined]
     data = Path(tempfile.mkdtemp(prefix="horus-test-postgresql-"))
     run_as: str | None = None
     if os.geteuid() == 0:
@@ -73,12 +75,10 @@ def _start_bundled_server() -> str:
     try:
         # The server's user may not be allowed into the caller's working directory: work in the data directory.
         as_server = {"user": run_as, "cwd": data}
-        pgserver.initdb(["--auth=trust", "--encoding=utf8", "--no-sync", "-U", "postgres"], pgdata=data, **as_server)
+        initdb(["--auth=trust", "--encoding=utf8", "--no-sync", "-U", "postgres"], pgdata=data, **as_server)
         # -F: no fsync, the data is thrown away; more connections than the default 100 for the process tests.
         options = f"-h 127.0.0.1 -p {port} -k {data} -F -c max_connections=300"
-        pgserver.pg_ctl(
-            ["-w", "-l", str(data / "server.log"), "-o", options, "start"], pgdata=data, timeout=60, **as_server
-        )
+        pg_ctl(["-w", "-l", str(data / "server.log"), "-o", options, "start"], pgdata=data, timeout=60, **as_server)
     except BaseException as error:
         log = data / "server.log"
         if log.exists():
@@ -92,8 +92,9 @@ def _start_bundled_server() -> str:
 def _stop_bundled_server(data: Path, run_as: str | None) -> None:
     import pgserver
 
+    stop = pgserver.pg_ctl  # type: ignore[attr-defined]
     with suppress(Exception):
-        pgserver.pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=data, user=run_as, cwd=data, timeout=30)
+        stop(["-w", "-m", "immediate", "stop"], pgdata=data, user=run_as, cwd=data, timeout=30)
     shutil.rmtree(data, ignore_errors=True)
 
 
