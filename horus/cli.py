@@ -100,6 +100,11 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--json", action="store_true", help="print JSON")
     rotate = clients.add_parser("rotate-secret", help="give a client a new generated secret, printed once")
     rotate.add_argument("client_id", metavar="ID")
+    rotate.add_argument(
+        "--keep-tokens",
+        action="store_true",
+        help="tokens issued so far stay active at introspection (default: inactive)",
+    )
     rotate.add_argument("--json", action="store_true", help="print JSON")
     scopes = clients.add_parser("set-scope", help="replace a client's allowed scopes")
     scopes.add_argument("client_id", metavar="ID")
@@ -326,7 +331,7 @@ async def _run_clients(args: argparse.Namespace, admin: ClientAdministration, ou
         _audit("scopes changed", client.client_id, scopes=list(client.scopes))
         _print_client(client, args.json, out)
     elif action == "rotate-secret":
-        result = await admin.rotate_secret(args.client_id)
+        result = await admin.rotate_secret(args.client_id, keep_tokens=args.keep_tokens)
         _audit("secret rotated", result.client.client_id)
         _print_secret(result, args.json, out)
     elif action == "delete":

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from horus.domain.client import Client, parse_scopes, validate_client_id, validate_name
 from horus.domain.client_secret import SECRET_ENTROPY_BYTES, format_generated_secret, has_generated_prefix
-from horus.domain.errors import ClientNotFound, InvalidClientData
+from horus.domain.errors import ClientChangedConcurrently, ClientNotFound, InvalidClientData
 from horus.domain.token_request import MAX_CLIENT_SECRET_LENGTH
 from horus.ports.clients import ClientRepository
 from horus.ports.clock import Clock
 from horus.ports.hashing import SecretHasher
 from horus.ports.randomness import Randomness
+
+CHANGE_ATTEMPTS = 5
+"""Reads and writes one change may take while other changes to the same client keep landing first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +66,7 @@ class ClientAdministration:
         else:
             shown, secret_hash = None, self._hasher.hash_imported(validate_imported_secret(imported_secret))
         now = self._clock.now()
-        client = Client(client_id, name, scopes, True, secret_hash, now, now)
+        client = Client(client_id, name, scopes, True, secret_hash, now, now, not_before=_start_of_second(now))
         await self._clients.add(client)
         return ClientWithSecret(client, shown)
 
@@ -79,23 +83,58 @@ class ClientAdministration:
         return await self._clients.list_all()
 
     async def set_enabled(self, client_id: str, enabled: bool) -> Client:
-        client = await self.get(client_id)
-        changed = client.with_changes(self._clock.now(), enabled=enabled)
-        await self._clients.update(changed)
-        return changed
+        """Disabling also ends the client's tokens so far: enabling it again does not bring them back."""
+        if enabled:
+            return await self._change(client_id, lambda client, now: client.with_changes(now, enabled=True))
+        return await self._change(
+            client_id, lambda client, now: client.with_changes(now, enabled=False, not_before=_next_whole_second(now))
+        )
 
     async def set_scopes(self, client_id: str, scope: str) -> Client:
-        client = await self.get(client_id)
-        changed = client.with_changes(self._clock.now(), scopes=parse_scopes(scope))
-        await self._clients.update(changed)
-        return changed
+        scopes = parse_scopes(scope)
+        return await self._change(client_id, lambda client, now: client.with_changes(now, scopes=scopes))
 
-    async def rotate_secret(self, client_id: str) -> ClientWithSecret:
-        client = await self.get(client_id)
+    async def rotate_secret(self, client_id: str, keep_tokens: bool = False) -> ClientWithSecret:
+        """A new secret ends the tokens issued so far, unless `keep_tokens` (a planned rotation, no leak)."""
         secret, secret_hash = self._new_secret()
-        changed = client.with_changes(self._clock.now(), secret_hash=secret_hash)
-        await self._clients.update(changed)
-        return ClientWithSecret(changed, secret)
+
+        def rotated(client: Client, now: datetime) -> Client:
+            not_before = client.not_before if keep_tokens else _next_whole_second(now)
+            return client.with_changes(now, secret_hash=secret_hash, not_before=not_before)
+
+        return ClientWithSecret(await self._change(client_id, rotated), secret)
 
     async def delete(self, client_id: str) -> None:
         await self._clients.remove(client_id)
+
+    async def _change(self, client_id: str, change: Callable[[Client, datetime], Client]) -> Client:
+        """Applies `change` to the stored client; if another change lands in between, again to the new state.
+
+        Two administrators changing one client at once both get their change (a rotated secret and a
+        disable, say): the later write finds the version it read gone, reads again and re-applies.
+        Only a client that keeps changing under it ends in ClientChangedConcurrently, with nothing written.
+        """
+        for _ in range(CHANGE_ATTEMPTS):
+            client = await self.get(client_id)
+            try:
+                return await self._clients.update(change(client, self._clock.now()))
+            except ClientChangedConcurrently:
+                continue
+        raise ClientChangedConcurrently(client_id)
+
+
+def _next_whole_second(moment: datetime) -> datetime:
+    """Where a change that ends tokens (rotate-secret, disable) puts not_before.
+
+    A token's iat is whole seconds (RFC 7519 NumericDate): one from the very second of the change may
+    have been issued before it. Only tokens from the next whole second on are trusted, so none issued
+    before the change passes; the price is that one issued later in that same second is inactive too.
+    """
+    start = _start_of_second(moment)
+    return start if start == moment else start + timedelta(seconds=1)
+
+
+def _start_of_second(moment: datetime) -> datetime:
+    """Where a new client puts not_before: its own first tokens, issued in the second of its creation, are
+    active; so would be a token that an earlier client with the same id got in that very second."""
+    return moment.replace(microsecond=0)

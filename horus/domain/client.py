@@ -28,9 +28,18 @@ class Client:
     secret_hash: str
     created_at: datetime
     updated_at: datetime
+    not_before: datetime | None = None
+    """Tokens issued before it are inactive at introspection (None: no such limit). Set to a whole second,
+    as a token's iat is: the administration decides on which side of it a change's own second falls."""
+    version: int = 0
+    """The stored client's version: the repository applies an update only to the version it was read at."""
 
     def with_changes(self, updated_at: datetime, **changes: object) -> Client:
         return replace(self, updated_at=updated_at, **changes)  # type: ignore[arg-type]
+
+    def trusts_token_issued_at(self, iat: int) -> bool:
+        """`iat`: when the token was issued, in whole seconds since the epoch (a JWT NumericDate)."""
+        return self.not_before is None or iat >= self.not_before.timestamp()
 
 
 def is_registrable_client_id(client_id: str) -> bool:

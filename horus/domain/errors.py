@@ -94,3 +94,11 @@ class InvalidClientData(HorusError):
 class StorageUnavailable(HorusError):
     def __init__(self, message: str = "storage is unavailable, try again later") -> None:
         super().__init__(message)
+
+
+class ClientChangedConcurrently(HorusError):
+    """Management: another change to the client was written between reading it and writing this one."""
+
+    def __init__(self, client_id: str) -> None:
+        super().__init__(f"client {client_id!r} was being changed by someone else at the same time; try again")
+        self.client_id = client_id

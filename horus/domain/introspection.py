@@ -23,12 +23,13 @@ class TokenIntrospection:
         self._clock = clock
 
     async def introspect(self, token: str) -> AccessTokenClaims | None:
-        """The claims of an active token; None when it is invalid, expired, revoked, or its client is gone or off."""
+        """The claims of an active token; None when it is invalid, expired, revoked, or its client is gone or off,
+        or it was issued before the client's not_before (a new secret, a disable, a re-created client)."""
         claims = self._verifier.verify(token)
         if claims is None or await self._revoked.is_revoked(claims.jti):
             return None
         client = await self._clients.get(claims.client_id)
-        if client is None or not client.enabled:
+        if client is None or not client.enabled or not client.trusts_token_issued_at(claims.iat):
             return None
         return claims
 

@@ -1,17 +1,26 @@
 """Throwaway PostgreSQL databases for tests, each dropped afterwards, and proxies that cut the network to them.
 
-The server is the machine's PostgreSQL at ADMIN_URL (.ci/run starts it). When it cannot be
-reached, the tests that need it fail: they are never skipped.
+The server: the one HORUS_TEST_POSTGRES_URL names (an admin URL: the tests create and drop
+databases of their own on it; .ci/run gives the machine's server), or else one that the test
+session starts on first use from the binaries of the pgserver package (a dev dependency) and
+stops at exit. So a machine with nothing but Python runs every PostgreSQL test; none is skipped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import functools
+import os
 import secrets
+import shutil
 import socket
+import tempfile
 import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+import warnings
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -19,11 +28,89 @@ import asyncpg
 
 from horus.adapters.storage.postgresql import PostgreSQLStorage
 
-ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+SERVER_URL_VARIABLE = "HORUS_TEST_POSTGRES_URL"
+BUNDLED_SERVER_USER = "pgserver"
+"""The system user pgserver itself runs PostgreSQL as when started by root (PostgreSQL refuses to run as root)."""
 
 
-def database_url(name: str) -> str:
-    return urlunsplit(urlsplit(ADMIN_URL)._replace(path="/" + name))
+@functools.cache
+def admin_url() -> str:
+    """The test server's admin URL: HORUS_TEST_POSTGRES_URL, or a server of this session's own, started once."""
+    return os.environ.get(SERVER_URL_VARIABLE) or _start_bundled_server()
+
+
+def _start_bundled_server() -> str:
+    """Starts PostgreSQL from the pgserver wheel's binaries on a free 127.0.0.1 port; stopped and deleted at exit.
+
+    pgserver's own get_server() listens on a Unix socket only, while these tests need TCP (their URLs,
+    the proxies that cut the network, `horus serve` processes), so this starts the same binaries with
+    pg_ctl itself. As root it does what pgserver does: run the server as a system user of its own
+    (created if missing) that can reach the binaries and owns the data directory.
+    """
+    with warnings.catch_warnings():
+        # Importing pgserver asks platformdirs for a runtime directory, for a lock that only its get_server() takes.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import pgserver  # only when no server is given
+    from pgserver._commands import POSTGRES_BIN_PATH
+    from pgserver.utils import (
+        ensure_folder_permissions,
+        ensure_prefix_permissions,
+        ensure_user_exists,
+        find_suitable_port,
+    )
+
+    # pgserver makes one function per bundled binary as it is imported, which type checkers cannot see.
+    initdb, pg_ctl = pgserver.initdb, pgserver.pg_ctl  # type: ignore[attr-defined]
+    data = Path(tempfile.mkdtemp(prefix="horus-test-postgresql-"))
+    run_as: str | None = None
+    if os.geteuid() == 0:
+        entry = ensure_user_exists(BUNDLED_SERVER_USER)
+        assert entry is not None
+        ensure_prefix_permissions(POSTGRES_BIN_PATH)
+        ensure_folder_permissions(POSTGRES_BIN_PATH, 0o055)  # group and others: read and execute
+        ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", 0o044)
+        os.chown(data, entry.pw_uid, entry.pw_gid)
+        run_as = BUNDLED_SERVER_USER
+    port = find_suitable_port("127.0.0.1")
+    try:
+        # The server's user may not be allowed into the caller's working directory: work in the data directory.
+        as_server = {"user": run_as, "cwd": data}
+        initdb(["--auth=trust", "--encoding=utf8", "--no-sync", "-U", "postgres"], pgdata=data, **as_server)
+        # -F: no fsync, the data is thrown away; more connections than the default 100 for the process tests.
+        options = f"-h 127.0.0.1 -p {port} -k {data} -F -c max_connections=300"
+        pg_ctl(["-w", "-l", str(data / "server.log"), "-o", options, "start"], pgdata=data, timeout=60, **as_server)
+    except BaseException as error:
+        log = data / "server.log"
+        if log.exists():
+            error.add_note(f"PostgreSQL's log:\n{log.read_text('utf-8', 'replace')}")
+        shutil.rmtree(data, ignore_errors=True)
+        raise
+    atexit.register(_stop_bundled_server, data, run_as)
+    return f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+
+def _stop_bundled_server(data: Path, run_as: str | None) -> None:
+    import pgserver
+
+    stop = pgserver.pg_ctl  # type: ignore[attr-defined]
+    with suppress(Exception):
+        stop(["-w", "-m", "immediate", "stop"], pgdata=data, user=run_as, cwd=data, timeout=30)
+    shutil.rmtree(data, ignore_errors=True)
+
+
+def server_address() -> tuple[str, int]:
+    """Host and port of the test server, for the proxies that stand between it and Horus."""
+    parts = urlsplit(admin_url())
+    return parts.hostname or "127.0.0.1", parts.port or 5432
+
+
+def database_url(name: str, port: int | None = None) -> str:
+    """The URL of database `name` on the test server; through `port` on 127.0.0.1 (a proxy) when given."""
+    parts = urlsplit(admin_url())._replace(path="/" + name)
+    if port is not None:
+        user = parts.netloc.rpartition("@")[0]
+        parts = parts._replace(netloc=f"{user}@127.0.0.1:{port}" if user else f"127.0.0.1:{port}")
+    return urlunsplit(parts)
 
 
 def new_database_name() -> str:
@@ -32,7 +119,7 @@ def new_database_name() -> str:
 
 @asynccontextmanager
 async def admin_connection() -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(ADMIN_URL, timeout=10)
+    connection = await asyncpg.connect(admin_url(), timeout=10)
     try:
         yield connection
     finally:
@@ -58,6 +145,17 @@ async def fresh_database(options: str = "") -> AsyncIterator[str]:
         yield database_url(name)
     finally:
         await drop_database(name)
+
+
+@contextmanager
+def database_for_processes() -> Iterator[str]:
+    """fresh_database for tests without an event loop (those that drive `horus` processes); yields the name."""
+    name = new_database_name()
+    asyncio.run(create_database(name))
+    try:
+        yield name
+    finally:
+        asyncio.run(drop_database(name))
 
 
 class ThrowawayPostgreSQLStorage(PostgreSQLStorage):
@@ -142,8 +240,8 @@ class CuttableAsyncProxy:
 class CuttableThreadedProxy:
     """Like CuttableAsyncProxy, in threads, for server processes: forwards to PostgreSQL until cut()."""
 
-    def __init__(self, target_port: int = 5432) -> None:
-        self._target_port = target_port
+    def __init__(self) -> None:
+        self._target = server_address()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
         self._open = threading.Event()
@@ -162,7 +260,7 @@ class CuttableThreadedProxy:
                 client.close()
                 continue
             try:
-                upstream = socket.create_connection(("127.0.0.1", self._target_port), timeout=5)
+                upstream = socket.create_connection(self._target, timeout=5)
             except OSError:
                 client.close()
                 continue

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from horus.adapters.storage.records import CLIENT_COLUMNS, client_from_row
+from horus.adapters.storage.records import CLIENT_COLUMNS, SQLITE_ROWS
 from tests.integration.processes import create_client, horus_env, running_server
 
 pytestmark = pytest.mark.slow
@@ -60,7 +60,7 @@ def test_sigkill_during_client_writes_leaves_a_consistent_database(tmp_path: Pat
     with sqlite3.connect(tmp_path / "horus.db") as db:
         assert [("ok",)] == db.execute("PRAGMA integrity_check").fetchall()
         rows = db.execute(f"SELECT {CLIENT_COLUMNS} FROM clients").fetchall()
-    clients = {client.client_id: client for client in map(client_from_row, rows)}
+    clients = {client.client_id: client for client in map(SQLITE_ROWS.client_from_row, rows)}
     assert len(committed) > KILLS, "the writer never got going"
     assert set(committed) <= set(clients)  # everything reported as written is there
     for client in clients.values():  # and every row is a whole client

@@ -1,21 +1,19 @@
 """PostgreSQL's own promises: migrations under concurrency, failing fast when the server is away, and recovering.
 
-The shared behaviour suite (test_storage_adapters.py) runs on PostgreSQL too; these are the
+The shared contract suites (test_client_repository.py and the others) run on PostgreSQL too; these are the
 behaviours only a server brings. Every test works in a database of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
+import base64
 import time
 import traceback
 from collections.abc import AsyncIterator
-from contextlib import closing
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -23,17 +21,19 @@ import pytest
 from horus.adapters.storage import postgresql as postgresql_module
 from horus.adapters.storage.migrations import load_migrations
 from horus.adapters.storage.postgresql import PostgreSQLStorage
-from horus.adapters.storage.records import CLIENT_COLUMNS, KEY_COLUMNS, client_to_row, key_to_row
-from horus.adapters.storage.sqlite import SQLiteStorage
 from horus.domain.errors import StorageUnavailable
 from tests.fakes import T0
 from tests.integration.postgresql_databases import (
     CuttableAsyncProxy,
     admin_connection,
+    create_database,
+    drop_database,
     fresh_database,
     new_database_name,
+    server_address,
 )
-from tests.integration.test_storage_adapters import make_client, make_key
+from tests.integration.postgresql_databases import database_url as url_of_database
+from tests.integration.storages import make_client, make_key
 
 
 @pytest.fixture
@@ -211,10 +211,9 @@ async def test_a_whole_pool_of_terminated_connections_costs_at_most_one_failure(
 async def test_a_cut_network_is_storage_unavailable_and_the_storage_recovers_when_it_is_back(
     database_url: str,
 ) -> None:
-    server = urlsplit(database_url)
-    proxy = CuttableAsyncProxy(server.hostname or "127.0.0.1", server.port or 5432)
+    proxy = CuttableAsyncProxy(*server_address())
     await proxy.start()
-    through_proxy = urlunsplit(server._replace(netloc=server.netloc.replace(f":{server.port}", f":{proxy.port}")))
+    through_proxy = url_of_database(urlsplit(database_url).path.lstrip("/"), proxy.port)
     storage = await opened(through_proxy)
     try:
         await storage.add(make_client())
@@ -252,46 +251,120 @@ async def test_a_statement_blocked_past_the_command_timeout_is_storage_unavailab
         await storage.close()
 
 
-# What is stored
+# What is stored, and rows the old schema wrote
+
+TEXT_SCHEMA_VERSION = 6
+"""The last migration before 0007, which turned times into timestamptz and key bytes into bytea."""
+TEXT_SCHEMA_CLIENT_COLUMNS = "client_id, name, scopes, enabled, secret_hash, created_at, updated_at"
+TEXT_SCHEMA_KEY_COLUMNS = "kid, algorithm, encrypted_private_key, public_jwk, created_at, activates_at, retires_at"
 
 
-async def test_rows_are_stored_exactly_as_sqlite_stores_them(
-    storage: PostgreSQLStorage, database_url: str, tmp_path: Path
-) -> None:
-    client, key = make_client(scopes=("a:b", "read")), make_key("k1", T0, retires_at=T0 + timedelta(days=1))
-    sqlite = SQLiteStorage(tmp_path / "h.db")
-    await sqlite.open()
+async def migrate_up_to(url: str, version: int) -> None:
+    """The database as a Horus of that schema version left it."""
+    connection = await asyncpg.connect(url, timeout=10)
     try:
-        for adapter in (storage, sqlite):
-            await adapter.add(client)
-            await adapter.add_key(key)
+        async with connection.transaction():
+            await connection.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY)")
+            for migration in load_migrations("postgresql"):
+                if migration.version <= version:
+                    for statement in migration.statements:
+                        await connection.execute(statement)
+                    await connection.execute("INSERT INTO schema_migrations (version) VALUES ($1)", migration.version)
     finally:
-        await sqlite.close()
-    with closing(sqlite3.connect(tmp_path / "h.db")) as connection:
-        sqlite_rows = (
-            connection.execute(f"SELECT {CLIENT_COLUMNS} FROM clients").fetchall(),
-            connection.execute(f"SELECT {KEY_COLUMNS} FROM signing_keys").fetchall(),
-        )
-    postgresql_rows = (
-        await query(database_url, f"SELECT {CLIENT_COLUMNS} FROM clients"),
-        await query(database_url, f"SELECT {KEY_COLUMNS} FROM signing_keys"),
+        await connection.close()
+
+
+async def test_times_are_timestamptz_and_key_bytes_are_bytea(storage: PostgreSQLStorage, database_url: str) -> None:
+    columns = await query(
+        database_url,
+        "SELECT table_name, column_name, data_type FROM information_schema.columns"
+        " WHERE table_name IN ('clients', 'signing_keys')"
+        " AND column_name IN ('created_at', 'updated_at', 'activates_at', 'retires_at', 'encrypted_private_key')"
+        " ORDER BY 1, 2",
     )
-    assert ([client_to_row(client)], [key_to_row(key)]) == postgresql_rows
-    assert sqlite_rows == postgresql_rows
+    timestamptz = "timestamp with time zone"
+    assert [
+        ("clients", "created_at", timestamptz),
+        ("clients", "updated_at", timestamptz),
+        ("signing_keys", "activates_at", timestamptz),
+        ("signing_keys", "created_at", timestamptz),
+        ("signing_keys", "encrypted_private_key", "bytea"),
+        ("signing_keys", "retires_at", timestamptz),
+    ] == columns
 
 
-async def test_text_is_ordered_by_code_point_even_in_a_database_with_a_linguistic_collation() -> None:
+async def test_rows_written_by_the_text_schema_read_back_as_the_same_entities_after_migrating(
+    database_url: str,
+) -> None:
+    await migrate_up_to(database_url, TEXT_SCHEMA_VERSION)
+    # As the code of that schema wrote them: ISO 8601 text and base64 text (one time written with another offset).
+    await query(
+        database_url,
+        f"INSERT INTO clients ({TEXT_SCHEMA_CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        *("billing.apps", "Billing", "read write", 1, "hmac-sha256$" + "ab" * 32),
+        *("2026-11-28T12:00:00+00:00", "2026-11-28T18:30:00.250000+05:30"),
+    )
+    await query(
+        database_url,
+        f"INSERT INTO signing_keys ({TEXT_SCHEMA_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        *("k1", "ES256", base64.b64encode(bytes(range(256))).decode("ascii"), '{"kty":"EC","crv":"P-256","kid":"k1"}'),
+        *("2026-11-28T12:00:00+00:00", "2026-11-28T12:05:00+00:00", "2026-11-29T12:00:00+00:00"),
+    )
+    storage = await opened(database_url)
+    try:
+        expected = make_client(updated_at=T0 + timedelta(hours=1, seconds=0.25), not_before=T0)  # from creation on
+        assert expected == await storage.get("billing.apps")
+        assert [make_key("k1", T0, retires_at=T0 + timedelta(days=1))] == list(await storage.list_keys())
+    finally:
+        await storage.close()
+
+
+async def test_old_times_written_with_another_offset_are_compared_as_times_after_migrating(database_url: str) -> None:
+    """As text, '2026-11-28T17:30:00+05:30' (12:00 UTC) sorts after '2026-11-28T12:30:00+00:00': no longer."""
+    await migrate_up_to(database_url, TEXT_SCHEMA_VERSION)
+    await query(
+        database_url,
+        f"INSERT INTO signing_keys ({TEXT_SCHEMA_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        *("k1", "ES256", base64.b64encode(b"key").decode("ascii"), "{}"),
+        *("2026-11-28T17:00:00+05:30", "2026-11-28T17:05:00+05:30", "2026-11-28T17:30:00+05:30"),
+    )
+    storage = await opened(database_url)
+    try:
+        await storage.retire_keys(["k1"], T0 + timedelta(minutes=30))
+        [key] = await storage.list_keys()
+        assert T0 == key.retires_at  # the earlier retirement stays
+    finally:
+        await storage.close()
+
+
+@pytest.fixture
+async def linguistic_database_url() -> AsyncIterator[str]:
+    """A database whose own text order is ICU's en-US; skipped on a server built without ICU (pgserver's)."""
+    name = new_database_name()
+    try:
+        await create_database(name, "LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8' TEMPLATE template0")
+    except asyncpg.FeatureNotSupportedError as error:
+        pytest.skip(f"no linguistic collation to test against: {error}")
+    try:
+        yield url_of_database(name)
+    finally:
+        await drop_database(name)
+
+
+async def test_text_is_ordered_by_code_point_even_in_a_database_with_a_linguistic_collation(
+    linguistic_database_url: str,
+) -> None:
     """Memory and SQLite sort 'B' before 'a'; an ICU or en_US database would not, unless told to."""
-    async with fresh_database("LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8' TEMPLATE template0") as url:
-        assert [(True,)] == await query(url, "SELECT 'a' < 'B'")  # the database's own order is linguistic
-        storage = await opened(url)
-        try:
-            client_ids = ["b", "B", "a", "A", "_x", "a.2", "a-1"]
-            for client_id in client_ids:
-                await storage.add(make_client(client_id))
-            for kid in client_ids:
-                await storage.add_key(make_key(kid, T0))
-            assert sorted(client_ids) == [client.client_id for client in await storage.list_all()]
-            assert sorted(client_ids) == [key.kid for key in await storage.list_keys()]
-        finally:
-            await storage.close()
+    url = linguistic_database_url
+    assert [(True,)] == await query(url, "SELECT 'a' < 'B'")  # the database's own order is linguistic
+    storage = await opened(url)
+    try:
+        client_ids = ["b", "B", "a", "A", "_x", "a.2", "a-1"]
+        for client_id in client_ids:
+            await storage.add(make_client(client_id))
+        for kid in client_ids:
+            await storage.add_key(make_key(kid, T0))
+        assert sorted(client_ids) == [client.client_id for client in await storage.list_all()]
+        assert sorted(client_ids) == [key.kid for key in await storage.list_keys()]
+    finally:
+        await storage.close()

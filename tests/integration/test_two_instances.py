@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 import time
@@ -14,12 +13,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.integration.postgresql_databases import (
-    CuttableThreadedProxy,
-    create_database,
-    drop_database,
-    new_database_name,
-)
+from tests.integration.postgresql_databases import CuttableThreadedProxy, database_for_processes, database_url
 from tests.integration.processes import (
     RunningServer,
     create_client,
@@ -35,16 +29,15 @@ LEAD_SECONDS = 8  # more than the 5 s key refresh plus the resource server cache
 
 @pytest.fixture
 def database() -> Iterator[str]:
-    name = new_database_name()
-    asyncio.run(create_database(name))
-    yield name
-    asyncio.run(drop_database(name))
+    with database_for_processes() as name:
+        yield name
 
 
-def shared_env(tmp_path: Path, database: str, port: int = 5432, **extra: str) -> dict[str, str]:
+def shared_env(tmp_path: Path, database: str, port: int | None = None, **extra: str) -> dict[str, str]:
+    """`port`: reach the test server through a proxy listening there."""
     return horus_env(
         tmp_path,
-        HORUS_STORAGE=f"postgresql://postgres@127.0.0.1:{port}/{database}",
+        HORUS_STORAGE=database_url(database, port),
         HORUS_SECRET_KEY="shared-server-key-for-all-instances-0123456789",
         HORUS_ISSUER="https://horus.test",
         HORUS_KEY_ROTATION_LEAD=str(LEAD_SECONDS),

@@ -105,9 +105,9 @@ class CachedClientRepository(ClientRepository):
         self._entries.pop(client.client_id, None)
         await self._inner.add(client)
 
-    async def update(self, client: Client) -> None:
+    async def update(self, client: Client) -> Client:
         self._entries.pop(client.client_id, None)
-        await self._inner.update(client)
+        return await self._inner.update(client)
 
     async def remove(self, client_id: str) -> None:
         self._entries.pop(client_id, None)

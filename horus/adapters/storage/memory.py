@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from horus.domain.client import Client
-from horus.domain.errors import ClientAlreadyExists, ClientNotFound
+from horus.domain.errors import ClientAlreadyExists, ClientChangedConcurrently, ClientNotFound
 from horus.domain.signing_key import StoredSigningKey
 from horus.ports.clients import ClientChanges, ClientRepository
 from horus.ports.revocations import RevokedTokens
@@ -41,11 +41,15 @@ class MemoryStorage(ClientRepository, ClientChanges, SigningKeyRepository, Revok
         self._clients[client.client_id] = client
         self._revision += 1
 
-    async def update(self, client: Client) -> None:
-        if client.client_id not in self._clients:
+    async def update(self, client: Client) -> Client:
+        stored = self._clients.get(client.client_id)
+        if stored is None:
             raise ClientNotFound(client.client_id)
-        self._clients[client.client_id] = client
+        if stored.version != client.version:
+            raise ClientChangedConcurrently(client.client_id)
+        updated = self._clients[client.client_id] = replace(client, version=client.version + 1)
         self._revision += 1
+        return updated
 
     async def remove(self, client_id: str) -> None:
         if self._clients.pop(client_id, None) is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -18,18 +19,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import asyncpg
 
 from horus.adapters.storage.migrations import load_migrations
-from horus.adapters.storage.records import (
-    CLIENT_COLUMNS,
-    CLIENT_REVISION,
-    KEY_COLUMNS,
-    client_from_row,
-    client_to_row,
-    found_client,
-    key_from_row,
-    key_to_row,
-)
+from horus.adapters.storage.records import CLIENT_COLUMNS, CLIENT_REVISION, KEY_COLUMNS, POSTGRESQL_ROWS
 from horus.domain.client import Client
-from horus.domain.errors import ClientAlreadyExists, ClientNotFound, StorageUnavailable
+from horus.domain.errors import ClientAlreadyExists, ClientChangedConcurrently, ClientNotFound, StorageUnavailable
 from horus.domain.signing_key import StoredSigningKey
 from horus.ports.clients import ClientChanges, ClientRepository
 from horus.ports.revocations import RevokedTokens
@@ -141,7 +133,7 @@ class PostgreSQLStorage(ClientRepository, ClientChanges, SigningKeyRepository, R
     async def get(self, client_id: str, fresh: bool = False) -> Client | None:
         async with self._connection() as db:
             row = await db.fetchrow(f"SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1", client_id)
-        return found_client(row)
+        return POSTGRESQL_ROWS.found_client(row)
 
     async def _change_clients(self, sql: str, *parameters: Any) -> int:
         """The clients table's trigger (migration 0005) bumps the client revision in the same transaction."""
@@ -153,21 +145,25 @@ class PostgreSQLStorage(ClientRepository, ClientChanges, SigningKeyRepository, R
             try:
                 await db.execute(
                     f"INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ({_placeholders(CLIENT_COLUMNS)})",
-                    *client_to_row(client),
+                    *POSTGRESQL_ROWS.client_to_row(client),
                 )
             except asyncpg.UniqueViolationError as error:
                 raise ClientAlreadyExists(client.client_id) from error
 
-    async def update(self, client: Client) -> None:
-        client_id, *values = client_to_row(client)
-        changed = await self._change_clients(
-            "UPDATE clients SET name = $1, scopes = $2, enabled = $3, secret_hash = $4, created_at = $5,"
-            " updated_at = $6 WHERE client_id = $7",
-            *values,
-            client_id,
-        )
-        if changed == 0:
-            raise ClientNotFound(client.client_id)
+    async def update(self, client: Client) -> Client:
+        client_id, *values, version = POSTGRESQL_ROWS.client_to_row(client)
+        async with self._connection() as db:
+            status = await db.execute(
+                "UPDATE clients SET name = $1, scopes = $2, enabled = $3, secret_hash = $4, created_at = $5,"
+                " updated_at = $6, not_before = $7, version = version + 1 WHERE client_id = $8 AND version = $9",
+                *values,
+                client_id,
+                version,
+            )
+            if _row_count(status) == 0:
+                stored = await db.fetchval("SELECT 1 FROM clients WHERE client_id = $1", client_id)
+                raise ClientChangedConcurrently(client_id) if stored else ClientNotFound(client_id)
+        return replace(client, version=version + 1)
 
     async def remove(self, client_id: str) -> None:
         if await self._change_clients("DELETE FROM clients WHERE client_id = $1", client_id) == 0:
@@ -177,26 +173,25 @@ class PostgreSQLStorage(ClientRepository, ClientChanges, SigningKeyRepository, R
         async with self._connection() as db:
             return int(await db.fetchval(CLIENT_REVISION))
 
-    # COLLATE "C" wherever text is ordered or compared: code-point order, as SQLite's BINARY and Python's sort,
-    # whatever linguistic collation the database was created with.
+    # COLLATE "C" wherever text is ordered: code-point order, as SQLite's BINARY and Python's sort, whatever
+    # linguistic collation the database was created with. Times are timestamptz, ordered and compared as times.
 
     async def list_all(self) -> Sequence[Client]:
         async with self._connection() as db:
             rows = await db.fetch(f'SELECT {CLIENT_COLUMNS} FROM clients ORDER BY client_id COLLATE "C"')
-        return [client_from_row(row) for row in rows]
+        return [POSTGRESQL_ROWS.client_from_row(row) for row in rows]
 
     async def list_keys(self) -> Sequence[StoredSigningKey]:
         async with self._connection() as db:
-            rows = await db.fetch(
-                f'SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY created_at COLLATE "C", kid COLLATE "C"'
-            )
-        return [key_from_row(row) for row in rows]
+            rows = await db.fetch(f'SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY created_at, kid COLLATE "C"')
+        return [POSTGRESQL_ROWS.key_from_row(row) for row in rows]
 
     async def add_key(self, key: StoredSigningKey) -> None:
         async with self._connection() as db:
             try:
                 await db.execute(
-                    f"INSERT INTO signing_keys ({KEY_COLUMNS}) VALUES ({_placeholders(KEY_COLUMNS)})", *key_to_row(key)
+                    f"INSERT INTO signing_keys ({KEY_COLUMNS}) VALUES ({_placeholders(KEY_COLUMNS)})",
+                    *POSTGRESQL_ROWS.key_to_row(key),
                 )
             except asyncpg.UniqueViolationError as error:
                 raise ValueError(f"signing key {key.kid} already stored") from error  # as MemoryStorage says it
@@ -205,8 +200,8 @@ class PostgreSQLStorage(ClientRepository, ClientChanges, SigningKeyRepository, R
         async with self._connection() as db:
             await db.execute(
                 "UPDATE signing_keys SET retires_at = $1"
-                ' WHERE kid = ANY($2::text[]) AND (retires_at IS NULL OR retires_at COLLATE "C" > $1)',
-                retires_at.isoformat(),
+                " WHERE kid = ANY($2::text[]) AND (retires_at IS NULL OR retires_at > $1)",
+                retires_at,
                 list(kids),
             )
 

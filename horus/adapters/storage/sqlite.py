@@ -1,11 +1,19 @@
-"""SQLite storage through aiosqlite: the default. WAL mode, a busy timeout, migrations applied at open."""
+"""SQLite storage through aiosqlite: the default. WAL mode, a busy timeout, migrations applied at open.
+
+The files hold client ids, scopes, the argon2id hashes of imported secrets and, with several
+workers, the addresses of failed attempts: they are created 0600 (SQLite gives the -wal and -shm
+files the database file's mode), and a database that others can read is refused, as the key file is.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import stat
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,24 +21,17 @@ from typing import Any
 import aiosqlite
 
 from horus.adapters.storage.migrations import load_migrations
-from horus.adapters.storage.records import (
-    CLIENT_COLUMNS,
-    CLIENT_REVISION,
-    KEY_COLUMNS,
-    client_from_row,
-    client_to_row,
-    found_client,
-    key_from_row,
-    key_to_row,
-)
+from horus.adapters.storage.records import CLIENT_COLUMNS, CLIENT_REVISION, KEY_COLUMNS, SQLITE_ROWS
 from horus.domain.client import Client
-from horus.domain.errors import ClientAlreadyExists, ClientNotFound, StorageUnavailable
+from horus.domain.errors import ClientAlreadyExists, ClientChangedConcurrently, ClientNotFound, StorageUnavailable
 from horus.domain.signing_key import StoredSigningKey
 from horus.ports.clients import ClientChanges, ClientRepository
 from horus.ports.revocations import RevokedTokens
 from horus.ports.signing_keys import SigningKeyRepository
 
 BUSY_TIMEOUT_MS = 5000
+PRIVATE_UMASK = 0o077
+SQLITE_FILE_SUFFIXES = ("", "-wal", "-shm")
 
 
 class SQLiteStorage(ClientRepository, ClientChanges, SigningKeyRepository, RevokedTokens):
@@ -47,6 +48,8 @@ class SQLiteStorage(ClientRepository, ClientChanges, SigningKeyRepository, Revok
             raise StorageUnavailable(f"the directory of the SQLite file does not exist: {self._path.parent}")
         if self._path.is_dir():  # aiosqlite's failed connect leaves its worker thread behind: refuse first
             raise StorageUnavailable(f"the SQLite path is a directory, not a database file: {self._path}")
+        _refuse_files_others_can_read(self._path)
+        previous_umask = os.umask(PRIVATE_UMASK)  # process-wide, so only for as long as the files may be created
         try:
             self._connection = await aiosqlite.connect(self._path, isolation_level=None)
             await self._connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -60,6 +63,8 @@ class SQLiteStorage(ClientRepository, ClientChanges, SigningKeyRepository, Revok
         except BaseException:
             await self.close()
             raise
+        finally:
+            os.umask(previous_umask)
 
     async def close(self) -> None:
         if self._connection is not None:
@@ -130,7 +135,7 @@ class SQLiteStorage(ClientRepository, ClientChanges, SigningKeyRepository, Revok
 
     async def get(self, client_id: str, fresh: bool = False) -> Client | None:
         row = await self._fetch_one(f"SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = ?", (client_id,))
-        return found_client(row)
+        return SQLITE_ROWS.found_client(row)
 
     async def _change_clients(self, sql: str, parameters: tuple[Any, ...]) -> int:
         """The clients table's triggers (migration 0005) bump the client revision in the same transaction."""
@@ -140,20 +145,26 @@ class SQLiteStorage(ClientRepository, ClientChanges, SigningKeyRepository, Revok
     async def add(self, client: Client) -> None:
         try:
             await self._change_clients(
-                f"INSERT INTO clients ({CLIENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", client_to_row(client)
+                f"INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ({_marks(CLIENT_COLUMNS)})",
+                SQLITE_ROWS.client_to_row(client),
             )
         except sqlite3.IntegrityError as error:
             raise ClientAlreadyExists(client.client_id) from error
 
-    async def update(self, client: Client) -> None:
-        client_id, *values = client_to_row(client)
-        changed = await self._change_clients(
-            "UPDATE clients SET name = ?, scopes = ?, enabled = ?, secret_hash = ?, created_at = ?,"
-            " updated_at = ? WHERE client_id = ?",
-            (*values, client_id),
-        )
-        if changed == 0:
-            raise ClientNotFound(client.client_id)
+    async def update(self, client: Client) -> Client:
+        client_id, *values, version = SQLITE_ROWS.client_to_row(client)
+        async with self._transaction() as db:
+            async with db.execute(
+                "UPDATE clients SET name = ?, scopes = ?, enabled = ?, secret_hash = ?, created_at = ?, updated_at = ?,"
+                " not_before = ?, version = version + 1 WHERE client_id = ? AND version = ?",
+                (*values, client_id, version),
+            ) as cursor:
+                updated = cursor.rowcount == 1
+            if not updated:
+                async with db.execute("SELECT 1 FROM clients WHERE client_id = ?", (client_id,)) as cursor:
+                    stored = await cursor.fetchone()
+                raise ClientChangedConcurrently(client_id) if stored else ClientNotFound(client_id)
+        return replace(client, version=version + 1)
 
     async def remove(self, client_id: str) -> None:
         if await self._change_clients("DELETE FROM clients WHERE client_id = ?", (client_id,)) == 0:
@@ -165,11 +176,11 @@ class SQLiteStorage(ClientRepository, ClientChanges, SigningKeyRepository, Revok
 
     async def list_all(self) -> Sequence[Client]:
         rows = await self._fetch_all(f"SELECT {CLIENT_COLUMNS} FROM clients ORDER BY client_id")
-        return [client_from_row(row) for row in rows]
+        return [SQLITE_ROWS.client_from_row(row) for row in rows]
 
     async def list_keys(self) -> Sequence[StoredSigningKey]:
         rows = await self._fetch_all(f"SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY created_at, kid")
-        return [key_from_row(row) for row in rows]
+        return [SQLITE_ROWS.key_from_row(row) for row in rows]
 
     async def add_key(self, key: StoredSigningKey) -> None:
         try:
@@ -178,10 +189,12 @@ class SQLiteStorage(ClientRepository, ClientChanges, SigningKeyRepository, Revok
             raise ValueError(f"signing key {key.kid} already stored") from error
 
     async def _write_key(self, key: StoredSigningKey) -> None:
-        await self._write(f"INSERT INTO signing_keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", key_to_row(key))
+        await self._write(
+            f"INSERT INTO signing_keys ({KEY_COLUMNS}) VALUES ({_marks(KEY_COLUMNS)})", SQLITE_ROWS.key_to_row(key)
+        )
 
     async def retire_keys(self, kids: Sequence[str], retires_at: datetime) -> None:
-        stamp = retires_at.isoformat()
+        stamp = SQLITE_ROWS.time_to_sql(retires_at)  # UTC text, as every stored time: text order is time order
         async with self._transaction() as db:
             for kid in kids:
                 await db.execute(
@@ -249,3 +262,21 @@ class SQLiteStorage(ClientRepository, ClientChanges, SigningKeyRepository, Revok
             f" WHERE window_number = ? AND key IN ({marks})",
             (1 if failed else 0, window, *keys),
         )
+
+
+def _refuse_files_others_can_read(database: Path) -> None:
+    for suffix in SQLITE_FILE_SUFFIXES:
+        path = database.with_name(database.name + suffix)
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            raise StorageUnavailable(f"cannot read the SQLite file {path}: {error.strerror}") from error
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise StorageUnavailable(f"the SQLite file {path} is readable by others; chmod 600 it")
+
+
+def _marks(columns: str) -> str:
+    """'?, ?, ...', one per column of a records.py column list."""
+    return ", ".join("?" for _ in columns.split(","))
