@@ -48,6 +48,7 @@ from horus.adapters.signing.key_ring import (
     key_file_ring,
     refresh_forever,
 )
+from horus.adapters.storage.change_watch import PolledChanges, PushedChanges
 from horus.adapters.storage.client_cache import CachedClientRepository
 from horus.adapters.storage.memory import MemoryStorage
 from horus.adapters.storage.postgresql import PostgreSQLStorage
@@ -64,6 +65,7 @@ from horus.domain.key_administration import KeyAdministration
 from horus.domain.throttling import ThrottlePolicy
 from horus.domain.token import TokenPolicy
 from horus.ports.clock import Clock
+from horus.ports.throttling import Admission
 from horus.settings import ConfigurationError, Settings, settings_from_env
 
 SECRET_HASH_PURPOSE = "horus/client-secret-hash/v1"
@@ -147,6 +149,31 @@ async def key_ring_resource(settings: Settings, keys: StoredKeys, refresh_second
             await refresher
 
 
+def client_cache(storage: Storage, enabled: bool) -> CachedClientRepository | Storage:
+    return CachedClientRepository(storage) if enabled else storage
+
+
+async def change_watch_resource(
+    storage: Storage, clients: CachedClientRepository | Storage, admission: Admission, interval: float
+) -> AsyncIterator[None]:
+    """Follows other processes' client changes and throttling failures in the background (change_watch.py)."""
+    cache = clients if isinstance(clients, CachedClientRepository) else None
+    heard = admission.hear_failures if isinstance(admission, SharedAdmission) else None
+    watch: PolledChanges | PushedChanges
+    if isinstance(storage, PostgreSQLStorage):
+        watch = PushedChanges(storage, storage, cache, heard, reconcile_seconds=max(interval, 1.0) * 5)
+    else:
+        failures = storage if isinstance(storage, SQLiteStorage) and heard is not None else None
+        watch = PolledChanges(storage, cache, interval or 1.0, failures, heard)
+    task = asyncio.create_task(watch.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def signing_keys_current(settings: Settings, keys: StoredKeys, stale_after: float) -> Callable[[], bool]:
     """For /ready: stored keys are current while the refresh keeps reading them; a key file or secret always is."""
     if not stores_signing_keys(settings):
@@ -196,7 +223,10 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(MemoryAdmission, config.throttle.window),
         storage=providers.Singleton(SharedAdmission, open_storage, config.throttle.window),
     )
-    cached_clients = providers.Singleton(CachedClientRepository, open_storage, open_storage, config.client_cache_ttl)
+    cached_clients = providers.Singleton(client_cache, open_storage, config.client_cache.enabled)
+    change_watch = providers.Resource(
+        change_watch_resource, open_storage, cached_clients, admission, config.client_cache.interval
+    )
     authenticator = providers.Singleton(ClientAuthenticator, cached_clients, secret_hasher, admission, throttle_policy)
     token_signer = providers.Singleton(lambda ring: BatchedSigner(ring.sign), key_ring)
     grant = providers.Singleton(ClientCredentialsGrant, authenticator, token_signer, clock, randomness, token_policy)
@@ -221,7 +251,7 @@ def build_container(settings: Settings, create_files: bool = True) -> Container:
             "audience": settings.audience,
             "keys": {"refresh_seconds": KEY_REFRESH_SECONDS, "stale_after": KEYS_STALE_AFTER_SECONDS},
             "token_ttl": settings.token_ttl,
-            "client_cache_ttl": settings.client_cache_ttl,
+            "client_cache": {"enabled": settings.client_cache_ttl > 0, "interval": float(settings.client_cache_ttl)},
             "throttle": {
                 "client_failures": settings.throttle_client_failures,
                 "client_global_failures": settings.throttle_client_global_failures,
@@ -266,6 +296,7 @@ def create_app(container: Container | None = None, serving: bool = False) -> Hor
         publisher: asyncio.Task[None] | None = None
         try:
             storage: Storage = await container.open_storage.async_()
+            await container.change_watch.async_()
             services = HttpServices(
                 grant=await container.grant.async_(),
                 authenticator=await container.authenticator.async_(),

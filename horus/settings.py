@@ -52,7 +52,7 @@ class Settings:
     throttle_address_failures: int = 100
     throttle_window: int = 60
     trusted_proxies: str = ""
-    client_cache_ttl: float = 2.0
+    client_cache_ttl: float = 1.0
     postgres_pool_size: int = 10
     key_rotation_lead: int = 600
     workers: int = 1
@@ -207,7 +207,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         throttle_address_failures=_integer(env, "HORUS_THROTTLE_ADDRESS_FAILURES", 100, 1, 1_000_000),
         throttle_window=_integer(env, "HORUS_THROTTLE_WINDOW", 60, 1, 86400),
         trusted_proxies=trusted_proxies,
-        client_cache_ttl=_integer(env, "HORUS_CLIENT_CACHE_TTL", 2, 0, 5),
+        client_cache_ttl=_integer(env, "HORUS_CLIENT_CACHE_TTL", 1, 0, 5),
         postgres_pool_size=_integer(env, "HORUS_POSTGRES_POOL_SIZE", 10, 1, 200),
         key_rotation_lead=_integer(env, "HORUS_KEY_ROTATION_LEAD", 600, 0, 7 * 86400),
         workers=workers,

@@ -23,8 +23,11 @@ def scope(peer: str, forwarded: str | None = None) -> dict[str, Any]:
         ("10.0.0.2", "1.1.1.1, 198.51.100.1, 10.0.0.7", "10.0.0.0/8", "198.51.100.1"),
         ("10.0.0.2", "garbage", "10.0.0.0/8", "10.0.0.2"),
         ("10.0.0.2", None, "10.0.0.0/8", "10.0.0.2"),
-        ("::1", "2001:db8::1", "::1", "2001:db8::1"),
-        ("::1", "2001:DB8:0:0::1", "::1", "2001:db8::1"),  # one address, one way of writing it
+        ("::1", "2001:db8::1", "::1", "2001:db8::/64"),  # an IPv6 source counts by its /64
+        ("::1", "2001:DB8:0:0:ffff::1", "::1", "2001:db8::/64"),  # the same /64, another way of writing it
+        ("2001:db8:0:1::7", None, "", "2001:db8:0:1::/64"),
+        ("::ffff:192.0.2.1", None, "", "192.0.2.1"),  # IPv4 mapped into IPv6 counts as the IPv4 address
+        ("10.0.0.2", "10.0.0.9, 10.0.0.7", "10.0.0.0/8", "10.0.0.9"),  # every hop is a proxy: the first counts
         ("10.0.0.2", "198.51.100.1, " + "9" * 60, "10.0.0.0/8", "10.0.0.2"),  # junk too long to remember
     ],
 )

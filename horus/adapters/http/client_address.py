@@ -54,24 +54,38 @@ class TrustedProxies:
             ip = ipaddress.ip_address(address)
         except ValueError:
             return _NO_ADDRESS
-        return any(ip in network for network in self.networks), str(ip)
+        return any(ip in network for network in self.networks), counted_address(ip)
+
+
+def counted_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """What a source address counts as: an IPv4 address as itself, an IPv6 one by its /64, the network one host is
+    commonly given (its owner can send from 2**64 addresses), an IPv4-mapped one as the IPv4 address."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 NO_PROXIES = TrustedProxies()
 
 
 def client_address(scope: Any, proxies: TrustedProxies) -> str | None:
+    """The caller's address as the throttle counts it (counted_address): the socket's peer, or the address a trusted
+    proxy forwarded."""
     client = scope.get("client")
-    peer: str | None = client[0] if client else None
-    if peer is None or not proxies.networks or not proxies.trusts(peer):
+    if not client:
+        return None
+    trusted, peer = proxies.facts(client[0])
+    peer = peer or client[0]  # not an IP address (a Unix socket's path): counted as it is
+    if not trusted:
         return peer
     forwarded = b",".join(value for name, value in scope["headers"] if name == b"x-forwarded-for")
-    if not forwarded:
-        return peer
     hops = [hop.strip() for hop in forwarded.decode("latin-1").split(",") if hop.strip()][-MAX_FORWARDED_HOPS:]
     # The right-most address that is not one of our proxies is the one nobody could forge.
     for hop in reversed(hops):
-        trusted, canonical = proxies.facts(hop)
+        trusted, counted = proxies.facts(hop)
         if not trusted:
-            return peer if canonical is None else canonical
-    return hops[0] if hops else peer
+            return counted or peer
+    first = proxies.facts(hops[0])[1] if hops else None  # every hop is one of our proxies: the first counts
+    return first or peer

@@ -9,7 +9,8 @@ replaces broken connections by itself once the database is back.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -130,6 +131,28 @@ class PostgreSQLStorage(ClientRepository, ClientChanges, SigningKeyRepository, R
                 await pool.expire_connections()
             raise StorageUnavailable() from error
 
+    @asynccontextmanager
+    async def listening(self, handlers: Mapping[str, Callable[[str], None]]) -> AsyncIterator[asyncio.Event]:
+        """A connection of its own that LISTENs on each channel and calls its handler with every payload; yields an
+        event that is set when the connection is lost."""
+        try:
+            connection = await asyncpg.connect(
+                self._url, timeout=CONNECT_TIMEOUT, server_settings={"application_name": "horus-listener"}
+            )
+        except DRIVER_ERRORS as error:
+            raise StorageUnavailable(self._cannot_open(error)) from None
+        lost = asyncio.Event()
+        connection.add_termination_listener(lambda _: lost.set())
+        try:
+            for channel, handler in handlers.items():
+                await connection.add_listener(channel, _payload_to(handler))
+            yield lost
+        except DRIVER_ERRORS as error:
+            raise StorageUnavailable() from error
+        finally:
+            with contextlib.suppress(*DRIVER_ERRORS):
+                await asyncio.wait_for(connection.close(), CLOSE_TIMEOUT)
+
     async def get(self, client_id: str, fresh: bool = False) -> Client | None:
         async with self._connection() as db:
             row = await db.fetchrow(f"SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1", client_id)
@@ -224,9 +247,7 @@ class PostgreSQLStorage(ClientRepository, ClientChanges, SigningKeyRepository, R
 
     async def reserve_attempt(self, keys: Sequence[str], window: int) -> Sequence[tuple[int, int, int]]:
         async with self._connection() as db:
-            if window > self._purged_window:
-                self._purged_window = window
-                await db.execute("DELETE FROM throttle_counts WHERE window_number < $1", window - 1)
+            await self._purge_old_windows(db, window)
             rows = await db.fetch(
                 "WITH reserved AS ("
                 " INSERT INTO throttle_counts (key, window_number, failures, in_flight)"
@@ -242,8 +263,15 @@ class PostgreSQLStorage(ClientRepository, ClientChanges, SigningKeyRepository, R
         counts = {row[0]: (row[1], row[2], row[3]) for row in rows}
         return [counts[key] for key in keys]
 
+    async def _purge_old_windows(self, db: Any, window: int) -> None:
+        """Once per window and process: the counts of windows that no longer count."""
+        if window > self._purged_window:
+            self._purged_window = window
+            await db.execute("DELETE FROM throttle_counts WHERE window_number < $1", window - 1)
+
     async def record_failure(self, keys: Sequence[str], window: int) -> Sequence[tuple[int, int, int]]:
         async with self._connection() as db:
+            await self._purge_old_windows(db, window)
             rows = await db.fetch(
                 "WITH failed AS ("
                 " INSERT INTO throttle_counts (key, window_number, failures, in_flight)"
@@ -279,6 +307,15 @@ class PostgreSQLStorage(ClientRepository, ClientChanges, SigningKeyRepository, R
                 " WHERE key = $1 AND window_number = $2",
                 [(key, window, 1 if failed else 0) for key in sorted(keys)],
             )
+
+
+def _payload_to(handler: Callable[[str], None]) -> Callable[[Any, int, str, str], None]:
+    """asyncpg calls a listener with (connection, pid, channel, payload)."""
+
+    def listener(_connection: Any, _pid: int, _channel: str, payload: str) -> None:
+        handler(payload)
+
+    return listener
 
 
 def _is_connection_failure(error: BaseException) -> bool:

@@ -218,9 +218,7 @@ class SQLiteStorage(ClientRepository, ClientChanges, SigningKeyRepository, Revok
         rows = ", ".join("(?, ?, 0, 1)" for _ in keys)
         marks = ", ".join("?" for _ in keys)
         async with self._transaction() as db:
-            if window > self._purged_window:
-                await db.execute("DELETE FROM throttle_counts WHERE window_number < ?", (window - 1,))
-                self._purged_window = window
+            await self._purge_old_windows(db, window)
             async with db.execute(
                 f"INSERT INTO throttle_counts (key, window_number, failures, in_flight) VALUES {rows}"
                 " ON CONFLICT (key, window_number) DO UPDATE SET in_flight = in_flight + 1"
@@ -235,9 +233,17 @@ class SQLiteStorage(ClientRepository, ClientChanges, SigningKeyRepository, Revok
                 previous: dict[str, int] = {row[0]: row[1] for row in await cursor.fetchall()}
         return [(*current[key], previous.get(key, 0)) for key in keys]
 
+    async def _purge_old_windows(self, db: aiosqlite.Connection, window: int) -> None:
+        """Once per window and process: counts and feed rows of windows that no longer count."""
+        if window > self._purged_window:
+            self._purged_window = window
+            await db.execute("DELETE FROM throttle_counts WHERE window_number < ?", (window - 1,))
+            await db.execute("DELETE FROM throttle_failures WHERE window_number < ?", (window - 1,))
+
     async def record_failure(self, keys: Sequence[str], window: int) -> Sequence[tuple[int, int, int]]:
         rows = ", ".join("(?, ?, 1, 0)" for _ in keys)
         async with self._transaction() as db:
+            await self._purge_old_windows(db, window)
             await db.execute(
                 f"INSERT INTO throttle_counts (key, window_number, failures, in_flight) VALUES {rows}"
                 " ON CONFLICT (key, window_number) DO UPDATE SET failures = failures + 1",
@@ -262,6 +268,12 @@ class SQLiteStorage(ClientRepository, ClientChanges, SigningKeyRepository, Revok
             f" WHERE window_number = ? AND key IN ({marks})",
             (1 if failed else 0, window, *keys),
         )
+
+    async def failures_since(self, last_id: int) -> tuple[Sequence[tuple[str, int, int]], int]:
+        rows = await self._fetch_all(
+            "SELECT id, key, window_number, failures FROM throttle_failures WHERE id > ? ORDER BY id", (last_id,)
+        )
+        return [(key, window, failures) for _, key, window, failures in rows], (rows[-1][0] if rows else last_id)
 
 
 def _refuse_files_others_can_read(database: Path) -> None:

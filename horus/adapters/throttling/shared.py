@@ -179,7 +179,6 @@ class SharedAdmission(Admission):
             self._wake_ups.wake(names)
 
     async def _end_cold(self, keys: Sequence[ThrottleKey], names: list[str], failed: bool) -> None:
-        self._cold_in_flight.difference_update(names)
         try:
             if failed:
                 window = window_number(self._clock(), self._window)
@@ -192,6 +191,8 @@ class SharedAdmission(Admission):
                 for (name, _), (failures, _, previous) in zip(keys, counts, strict=True):
                     self.hear_failures(name, window, failures, previous)
         finally:
+            # Only now: until its failure is heard of, another cold attempt on these keys would not know of it.
+            self._cold_in_flight.difference_update(names)
             self._wake_ups.wake(names)
 
 
