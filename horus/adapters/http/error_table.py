@@ -24,6 +24,7 @@ from horus.adapters.http.legacy_envelope import LegacyEnvelope
 from horus.adapters.http.request_context import annotate
 from horus.domain.errors import (
     ClientAlreadyExists,
+    ClientChangedConcurrently,
     ClientNotFound,
     FieldProblem,
     HorusError,
@@ -152,7 +153,7 @@ _DOMAIN_ROWS: dict[type[HorusError], WireError] = {
     TooManyAttempts: TOO_MANY_ATTEMPTS,
     StorageUnavailable: STORAGE_UNAVAILABLE,
 }
-_UNMAPPED_DOMAIN_ERRORS = (ClientNotFound, ClientAlreadyExists, InvalidClientData)
+_UNMAPPED_DOMAIN_ERRORS = (ClientNotFound, ClientAlreadyExists, InvalidClientData, ClientChangedConcurrently)
 _STATUS_ROWS = {
     400: MALFORMED_HTTP,
     404: NOT_FOUND,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,9 +19,6 @@ from horus.domain.signing_key import StoredSigningKey
 CLIENT_COLUMNS = "client_id, name, scopes, enabled, secret_hash, created_at, updated_at, not_before, version"
 CLIENT_REVISION = "SELECT revision FROM client_changes WHERE id = 1"
 KEY_COLUMNS = "kid, algorithm, encrypted_private_key, public_jwk, created_at, activates_at, retires_at"
-
-_ABSENT = datetime(2026, 1, 1, tzinfo=UTC)
-
 
 def _utc_text(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
@@ -43,14 +40,6 @@ class RowFormat:
     time_from_sql: Callable[[Any], datetime]
     bytes_to_sql: Callable[[bytes], Any]
     bytes_from_sql: Callable[[Any], bytes]
-    _absent_client_row: tuple[Any, ...] = field(init=False)
-
-    def __post_init__(self) -> None:
-        # Decoded in place of a missing client, so that "no such client" costs what "this client" costs.
-        absent = Client(
-            "absent-client", "", ("read", "write"), True, "hmac-sha256$" + "0" * 64, _ABSENT, _ABSENT, _ABSENT
-        )
-        object.__setattr__(self, "_absent_client_row", self.client_to_row(absent))
 
     def client_to_row(self, client: Client) -> tuple[Any, ...]:
         return (
@@ -80,11 +69,7 @@ class RowFormat:
         )
 
     def found_client(self, row: Sequence[Any] | None) -> Client | None:
-        """The client of a looked-up row, or None; a missing row costs the same decoding (timing must not tell)."""
-        if row is None:
-            self.client_from_row(self._absent_client_row)
-            return None
-        return self.client_from_row(row)
+        return None if row is None else self.client_from_row(row)
 
     def key_to_row(self, key: StoredSigningKey) -> tuple[Any, ...]:
         return (
