@@ -42,8 +42,23 @@ LUA = ROOT / "bench" / "lua" / "bodies.lua"
 RESULTS = ROOT / "bench" / "results"
 LEGACY = "/v1/nonspec/oauth2/auth/server"
 STANDARD = "/v1/oauth/token"
-SERVER_CPU, LOAD_CPU = "0", "1"
 CONNECTIONS = 64
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Which CPUs (taskset lists such as "0" or "0-3") run the servers and the load generator."""
+
+    server_cpus: str = "0"
+    load_cpus: str = "1"
+    wrk_threads: int = 1
+
+    @property
+    def all_cpus(self) -> str:
+        return f"{self.server_cpus},{self.load_cpus}"
+
+
+PLACEMENT = Placement()
 MANY_CLIENTS = 10_000
 LEGACY_SECRET = "b3209806-42da-402d-92dc-ab2f3ef8608b"
 
@@ -96,14 +111,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def pinned(cpu: str, command: list[str]) -> list[str]:
-    return ["taskset", "-c", cpu, *command] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else command
+def pinned(cpus: str, command: list[str]) -> list[str]:
+    return ["taskset", "-c", cpus, *command] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else command
 
 
 @contextmanager
-def server(command: list[str], port: int, env: dict[str, str], log: Path) -> Iterator[None]:
+def server(command: list[str], port: int, env: dict[str, str], log: Path, cpus: str | None = None) -> Iterator[None]:
     with log.open("wb") as output:
-        process = subprocess.Popen(pinned(SERVER_CPU, command), env=env, stdout=output, stderr=output)
+        process = subprocess.Popen(
+            pinned(cpus or PLACEMENT.server_cpus, command), env=env, stdout=output, stderr=output
+        )
         try:
             deadline = time.monotonic() + 30
             while True:
@@ -125,15 +142,17 @@ def server(command: list[str], port: int, env: dict[str, str], log: Path) -> Ite
                 process.kill()
 
 
-def run_wrk(wrk: str, url: str, scenario: Scenario, seconds: float, workdir: Path) -> dict[str, object]:
+def run_wrk(
+    wrk: str, url: str, scenario: Scenario, seconds: float, workdir: Path, cpus: str | None = None
+) -> dict[str, object]:
     bodies = workdir / f"{scenario.name}.bodies"
     bodies.write_text("\n".join(scenario.lines) + "\n")
     env = {**os.environ, "BODIES_FILE": str(bodies), "CONTENT_TYPE": scenario.content_type}
     command = pinned(
-        LOAD_CPU,
+        cpus or PLACEMENT.load_cpus,
         [
             wrk,
-            "-t1",
+            f"-t{PLACEMENT.wrk_threads}",
             f"-c{CONNECTIONS}",
             f"-d{max(1, round(seconds))}s",
             "--latency",
@@ -221,6 +240,49 @@ def measure_interleaved(
             after = floor.throughput(run_and_keep(wrk, floor, args, workdir))
             target.ratios.append(throughput / ((before + after) / 2))
             before = after
+
+
+def cpu_count(cpus: str) -> int:
+    """How many CPUs a taskset list such as "0,1" or "0-3,8" names."""
+    count = 0
+    for part in cpus.split(","):
+        low, _, high = part.partition("-")
+        count += int(high or low) - int(low) + 1
+    return count
+
+
+def measure_workers(
+    wrk: str, env: dict[str, str], scenario: Scenario, args: argparse.Namespace, workdir: Path
+) -> dict[str, object]:
+    """(f): scenario (a) on `horus serve` with one worker, then with one worker per CPU, the server and the load
+    generator sharing every CPU of the run (as they would on a machine that serves and is loaded on all its cores).
+    Runs alternate, one worker then several, for the rounds; medians of the requests per second."""
+    cpus = PLACEMENT.all_cpus
+    workers = cpu_count(cpus)
+    results: dict[int, list[float]] = {1: [], workers: []}
+    with ExitStack() as servers:
+        urls = {}
+        for count in results:
+            port = free_port()
+            command = [sys.executable, "-m", "horus", "serve", "--port", str(port), "--workers", str(count)]
+            log = workdir / f"horus-workers-{count}.log"
+            servers.enter_context(server(command, port, {**env, "HORUS_OPS_PORT": str(free_port())}, log, cpus))
+            urls[count] = f"http://127.0.0.1:{port}"
+            run_wrk(wrk, urls[count], scenario, args.warmup, workdir, cpus)
+        for round_number in range(args.repetitions):
+            print(f"f: round {round_number + 1} of {args.repetitions} ...", file=sys.stderr)
+            for count, url in urls.items():
+                run = run_wrk(wrk, url, scenario, args.duration, workdir, cpus)
+                results[count].append(run["requests"] / (run["duration_us"] / 1e6))  # type: ignore[operator]
+    medians = {count: statistics.median(runs) for count, runs in results.items()}
+    return {
+        "cpus": cpus,
+        "workers": workers,
+        "one_worker_rps": medians[1],
+        "workers_rps": medians[workers],
+        "ratio": medians[workers] / medians[1],
+        "runs": {str(count): runs for count, runs in results.items()},
+    }
 
 
 def run_and_keep(wrk: str, target: Target, args: argparse.Namespace, workdir: Path) -> dict[str, object]:
@@ -413,6 +475,14 @@ def markdown(floor: Measurement, signed_floor: Measurement, measurements: list[M
     return "\n".join(rows)
 
 
+def workers_line(workers: dict[str, object]) -> str:
+    return (
+        f"\nf: scenario a with server and load generator sharing CPUs {workers['cpus']}: one worker"
+        f" {workers['one_worker_rps']:,.0f} req/s, {workers['workers']} workers {workers['workers_rps']:,.0f} req/s"
+        f" ({workers['ratio']:.2f} of one worker)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     # Many short rounds rather than a few long ones: this VM's speed swings by up to half within
@@ -425,11 +495,18 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3, help="warm-up seconds per scenario (default 3)")
     parser.add_argument("--scenarios", default="", help="comma-separated names to run (default: all)")
     parser.add_argument("--table", type=Path, help="print the table of an earlier results file, and run nothing")
+    parser.add_argument("--server-cpus", default="0", help='CPUs of the servers, as taskset takes them (default "0")')
+    parser.add_argument("--load-cpus", default="1", help='CPUs of the load generator (default "1")')
+    parser.add_argument("--wrk-threads", type=int, default=1, help="threads of the load generator (default 1)")
     args = parser.parse_args()
+    global PLACEMENT
+    PLACEMENT = Placement(args.server_cpus, args.load_cpus, args.wrk_threads)
     if args.table:
         report = json.loads(args.table.read_text())
         floor, signed = Measurement(**report["floor"]), Measurement(**report["signed_floor"])
         print(markdown(floor, signed, [Measurement(**figures) for figures in report["scenarios"]]))
+        if report.get("workers"):
+            print(workers_line(report["workers"]))
         return
     wrk = ensure_wrk()
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -483,6 +560,10 @@ def main() -> None:
                 pg_url, pg_scenario = servers.enter_context(postgresql_server(env, workdir))
                 targets.append(Target(pg_scenario, pg_url))
             measure_interleaved(wrk, floor, targets, args, workdir)
+        workers = None
+        if not args.scenarios or "f" in args.scenarios.split(","):
+            scenario_a = next(s for s in scenarios(seeded) if s.name == "a")
+            workers = measure_workers(wrk, env, scenario_a, args, workdir)
     floor_measurement = summarize(floor.scenario, floor.runs, [])
     signed_floor = summarize(signed.scenario, signed.runs, signed.ratios)
     measurements = [summarize(target.scenario, target.runs, target.ratios) for target in targets[1:]]
@@ -499,15 +580,19 @@ def main() -> None:
             "duration_s": args.duration,
             "repetitions": args.repetitions,
             "warmup_s": args.warmup,
-            "server_cpu": SERVER_CPU,
-            "load_cpu": LOAD_CPU,
+            "server_cpus": PLACEMENT.server_cpus,
+            "load_cpus": PLACEMENT.load_cpus,
+            "wrk_threads": PLACEMENT.wrk_threads,
         },
         "floor": asdict(floor_measurement),
         "signed_floor": asdict(signed_floor),
         "scenarios": [asdict(m) for m in measurements],
+        "workers": workers,
     }
     (RESULTS / f"{stamp}.json").write_text(json.dumps(report, indent=2) + "\n")
     print(markdown(floor_measurement, signed_floor, measurements))
+    if workers is not None:
+        print(workers_line(workers))
     print(f"\nwritten to bench/results/{stamp}.json", file=sys.stderr)
 
 
