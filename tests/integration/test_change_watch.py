@@ -86,3 +86,22 @@ async def test_a_client_change_and_a_failure_reach_the_other_process_within_a_se
         assert {("client:victim@10.0.0.1", 7, 1), ("address:10.0.0.1", 7, 1)} == set(heard)
     finally:
         watch.cancel()
+
+
+@pytest.mark.slow
+def test_a_client_disabled_through_the_cli_is_refused_by_both_instances_within_a_second(tmp_path: Path) -> None:
+    """Issue 18: through notifications, not polling (the revision is read every 25 s here)."""
+    from tests.integration.deployments import deployment
+    from tests.integration.processes import create_client, run_horus
+
+    with deployment("two instances", tmp_path, HORUS_CLIENT_CACHE_TTL="5") as running:
+        client_id, secret = create_client(running.env, tmp_path)
+        for server in running.servers:
+            for _ in range(2):  # cached on both
+                assert 200 == server.request_token(client_id, secret).status_code
+        assert 0 == run_horus(["clients", "disable", client_id], running.env, tmp_path).exit_code
+        disabled_at = time.monotonic()
+        for server in running.servers:
+            while server.request_token(client_id, secret).status_code != 401:
+                assert time.monotonic() - disabled_at < 1.0, "an instance served a disabled client after a second"
+                time.sleep(0.02)
