@@ -1,8 +1,9 @@
-"""The attacks of the hardening issue (14) run against real `horus serve` processes, in each shape that applies:
-one process, `--workers 4` on SQLite (and two instances on one PostgreSQL where the storage matters)."""
+"""The attacks of the hardening issue (14) run against real `horus serve` processes, in each shape: one process and
+`--workers 4` on SQLite, two instances on one PostgreSQL database (tests/integration/deployments.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import socket
 import sqlite3
@@ -10,53 +11,64 @@ from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
-from tests.integration.processes import RunningServer, create_client, horus_env, running_server
+from tests.integration.deployments import SHAPES, Deployment, deployment
+from tests.integration.processes import create_client, horus_env
 
 pytestmark = pytest.mark.slow
 TOKEN = "/v1/oauth/token"
 LEGACY = "/v1/nonspec/oauth2/auth/server"
 
 
-@pytest.fixture(params=[1, 4], ids=["one process", "four workers"])
-def sqlite_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[RunningServer, dict[str, str]]]:
-    env = horus_env(tmp_path)
-    with running_server(env, tmp_path, options=("--workers", str(request.param))) as server:
-        yield server, env
+@pytest.fixture(params=SHAPES)
+def running(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deployment]:
+    with deployment(request.param, tmp_path) as running:
+        yield running
 
 
 def basic(user: str, password: str) -> dict[str, str]:
     return {"authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
-def stored_text(database: Path) -> bytes:
-    """Every byte the SQLite database holds, its write-ahead log included."""
-    with closing(sqlite3.connect(database)) as db:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return database.read_bytes()
+def stored_text(env: dict[str, str]) -> bytes:
+    """Every byte the database holds: the SQLite file (its write-ahead log checkpointed into it), or every row of
+    every PostgreSQL table as text."""
+    url = env["HORUS_STORAGE"]
+    if url.startswith("sqlite:///"):
+        database = Path(url.removeprefix("sqlite:///"))
+        with closing(sqlite3.connect(database)) as db:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return database.read_bytes()
+
+    async def rows() -> bytes:
+        connection = await asyncpg.connect(url)
+        try:
+            tables = await connection.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            dumped = [await connection.fetch(f'SELECT * FROM "{table[0]}"') for table in tables]
+        finally:
+            await connection.close()
+        return repr(dumped).encode()
+
+    return asyncio.run(rows())
 
 
-def test_a_secret_sent_as_the_client_id_is_never_logged_nor_stored(
-    sqlite_server: tuple[RunningServer, dict[str, str]], tmp_path: Path
-) -> None:
+def test_a_secret_sent_as_the_client_id_is_never_logged_nor_stored(running: Deployment, tmp_path: Path) -> None:
     """Item 1: `curl -u "$SECRET:$ID"` (id and secret swapped) must not put the secret in the log or the database."""
-    server, env = sqlite_server
-    client_id, secret = create_client(env, tmp_path)
-    for _ in range(3):
-        swapped = httpx.post(
-            server.base_url + TOKEN, data={"grant_type": "client_credentials"}, headers=basic(secret, client_id)
-        )
+    client_id, secret = create_client(running.env, tmp_path)
+    for url in running.urls * 2:
+        swapped = httpx.post(url + TOKEN, data={"grant_type": "client_credentials"}, headers=basic(secret, client_id))
         assert 401 == swapped.status_code
         legacy = httpx.post(
-            server.base_url + LEGACY,
-            json={"grantType": "client_credentials", "clientId": secret, "clientSecret": client_id},
+            url + LEGACY, json={"grantType": "client_credentials", "clientId": secret, "clientSecret": client_id}
         )
         assert 401 == legacy.status_code
-    server.stop()
-    assert secret not in server.log_text()
-    assert secret.encode() not in stored_text(tmp_path / "horus.db")
+    for server in running.servers:
+        server.stop()
+        assert secret not in server.log_text()
+    assert secret.encode() not in stored_text(running.env)
 
 
 def test_a_secret_shaped_client_id_is_refused_at_registration(tmp_path: Path) -> None:
@@ -84,11 +96,9 @@ def raw_exchange(port: int, requests: bytes, until: bytes) -> bytes:
     return received
 
 
-def test_head_answers_headers_only_and_keeps_the_connection(
-    sqlite_server: tuple[RunningServer, dict[str, str]],
-) -> None:
+def test_head_answers_headers_only_and_keeps_the_connection(running: Deployment) -> None:
     """Item 6: `curl -I /health` broke the keep-alive connection and logged an ASGI exception."""
-    server, _ = sqlite_server
+    server = running.servers[0]
     host = f"127.0.0.1:{server.port}"
     head = f"HEAD /health HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
     get = f"GET /health HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
