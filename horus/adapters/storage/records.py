@@ -20,6 +20,7 @@ CLIENT_COLUMNS = "client_id, name, scopes, enabled, secret_hash, created_at, upd
 CLIENT_REVISION = "SELECT revision FROM client_changes WHERE id = 1"
 KEY_COLUMNS = "kid, algorithm, encrypted_private_key, public_jwk, created_at, activates_at, retires_at"
 
+
 def _utc_text(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
